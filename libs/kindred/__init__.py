@@ -1,0 +1,1 @@
+"""Kindred's shared platform: everything a subgraph needs besides its own domain."""

@@ -1,0 +1,30 @@
+"""Every Kafka topic Kindred uses, declared once."""
+
+from enum import StrEnum
+
+
+class Topic(StrEnum):
+    USER_PROFILE_UPDATED = "user.profile.updated"
+    USER_DELETED = "user.deleted"
+    USER_SUSPENDED = "user.suspended"
+    QUEUE_MATCH_CREATED = "queue.match.created"
+    QUEUE_MATCH_CANCELLED = "queue.match.cancelled"
+    CONVERSATION_CREATED = "conversation.created"
+    MESSAGE_SENT = "message.sent"
+    INTERACTION_RECORDED = "interaction.recorded"
+    MODERATION_ACTION_TAKEN = "moderation.action.taken"
+    SUBSCRIPTION_CHANGED = "subscription.changed"
+
+    @property
+    def dead_letter(self) -> str:
+        """The topic where messages that keep failing on this topic are parked."""
+        return dead_letter_topic(self.value)
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+def all_topic_names() -> list[str]:
+    """Every topic and its dead-letter topic, for creating them up front."""
+    return [name for topic in Topic for name in (topic.value, topic.dead_letter)]
