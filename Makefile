@@ -1,0 +1,61 @@
+# Kindred: `make dev` runs the whole system, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := router/node_modules/.installed
+SYS_STAMP := $(VENV)/.system-packages
+
+.PHONY: install dev test lint typecheck compose check-compose bench clean-data system-packages
+
+install: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): requirements.lock pyproject.toml
+	@echo "==> Python environment ($(VENV)) from requirements.lock"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --quiet --progress-bar off -r requirements.lock
+	@$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+$(NODE_STAMP): router/package.json router/package-lock.json
+	@echo "==> npm packages (router/) from package-lock.json"
+	@cd router && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Browser and load generator for the tests and benchmarks (Debian packages).
+system-packages: $(SYS_STAMP)
+$(SYS_STAMP):
+	@if ! command -v chromium >/dev/null || ! command -v wrk >/dev/null; then \
+	  echo "==> apt-get install chromium wrk"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk >/dev/null; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+dev: install
+	@$(PY) -m kindred.devstack
+
+compose: install
+	@$(PY) -m kindred.sdl
+	@node router/compose.mjs
+
+check-compose: install
+	@$(PY) -m kindred.sdl --check
+	@node router/compose.mjs --check
+
+lint: install
+	@echo "==> ruff"
+	@$(VENV)/bin/ruff check libs subgraphs tests bench
+	@echo "==> mypy"
+	@$(VENV)/bin/mypy libs/kindred subgraphs
+
+test: install system-packages lint
+	@echo "==> pytest"
+	@$(PY) -m pytest -p no:cacheprovider
+
+bench: install system-packages
+	@$(PY) -m bench
+
+clean-data:
+	rm -rf .data

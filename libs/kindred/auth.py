@@ -1,0 +1,106 @@
+"""Bearer-token verification: every subgraph checks the user subgraph's JWTs itself."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+from jwt import PyJWK
+
+from kindred.errors import Unauthenticated
+
+log = logging.getLogger(__name__)
+
+ALGORITHM = "ES256"
+AUDIENCE = "kindred"
+
+JwksSource = Callable[[], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is calling, as proven by a verified access token."""
+
+    user_id: str
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer …` header, if there is one."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("The Authorization header must be `Bearer <access token>`.")
+    return token.strip()
+
+
+def jwks_from_url(url: str, *, timeout: float = 3.0) -> JwksSource:
+    async def fetch() -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            response = await client.get(url)
+            response.raise_for_status()
+            return dict(response.json())
+
+    return fetch
+
+
+class TokenVerifier:
+    """Verifies access tokens against a JWKS, refetched when an unknown key id shows up."""
+
+    def __init__(self, source: JwksSource, *, issuer: str, min_refresh_interval: float = 10.0):
+        self._source = source
+        self._issuer = issuer
+        self._keys: dict[str, PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._min_refresh_interval = min_refresh_interval
+        self._lock = asyncio.Lock()
+
+    async def _key(self, kid: str) -> PyJWK:
+        if kid not in self._keys:
+            async with self._lock:
+                stale = time.monotonic() - self._fetched_at >= self._min_refresh_interval
+                if kid not in self._keys and stale:
+                    await self._refresh()
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise Unauthenticated("The access token was signed by an unknown key.") from None
+
+    async def _refresh(self) -> None:
+        try:
+            jwks = await self._source()
+        except Exception as error:
+            log.warning("auth: fetching the JWKS failed: %r", error)
+            return
+        self._keys = {key["kid"]: PyJWK(key) for key in jwks.get("keys", []) if "kid" in key}
+        self._fetched_at = time.monotonic()
+
+    async def verify(self, token: str) -> Identity:
+        """The identity in a valid access token; `UNAUTHENTICATED` for anything else."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthenticated("The access token is malformed.") from None
+        key = await self._key(str(header.get("kid", "")))
+        try:
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=self._issuer,
+                options={"require": ["exp", "sub", "iat"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("The access token has expired; refresh it.") from None
+        except jwt.PyJWTError as error:
+            raise Unauthenticated(f"The access token is invalid: {error}.") from None
+        if claims.get("typ") != "access":
+            raise Unauthenticated("This is not an access token.")
+        return Identity(user_id=str(claims["sub"]))

@@ -1,0 +1,89 @@
+"""A subgraph's database: async engine, sessions and the unit of work."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+if TYPE_CHECKING:
+    from kindred.events import Event
+
+OUTBOX_CHANNEL = "kindred_outbox"
+
+
+def driver_url(url: str, driver: str = "psycopg") -> str:
+    """`postgresql://…` with SQLAlchemy's driver name spelled in, as both engines need."""
+    scheme, rest = url.split("://", 1)
+    return f"postgresql+{driver}://{rest}" if scheme in {"postgresql", "postgres"} else url
+
+
+class Database:
+    """One connection pool to one subgraph's database."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            driver_url(url), pool_size=pool_size, max_overflow=max_overflow
+        )
+        self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+
+    def session(self) -> AsyncSession:
+        return self.sessions()
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+class UnitOfWork:
+    """A transaction that also records the events it raised in the outbox.
+
+    Rolls back unless `commit()` was called; the change and its outbox rows are
+    committed together, so a change is published if and only if it happened.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._events: list[Event] = []
+        self.session: AsyncSession
+
+    async def __aenter__(self) -> Self:
+        self.session = self._database.session()
+        await self.session.begin()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if self.session.in_transaction():
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    def publish(self, event: Event) -> None:
+        """Queues `event` for the outbox of this transaction."""
+        self._events.append(event)
+
+    async def commit(self) -> None:
+        from kindred.outbox import write_to_outbox
+
+        if self._events:
+            await write_to_outbox(self.session, self._events)
+            # Delivered by PostgreSQL only when the transaction commits: wakes the relay.
+            await self.session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+            self._events = []
+        await self.session.commit()

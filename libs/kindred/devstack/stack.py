@@ -1,0 +1,257 @@
+"""The whole Kindred stack on one machine: infrastructure, subgraphs and the gateway."""
+
+from __future__ import annotations
+
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from kindred.devstack.broker import EmbeddedBroker, create_topics, run_coroutine
+from kindred.devstack.postgres import EmbeddedPostgres, create_databases
+from kindred.devstack.process import ManagedProcess, StartupError, ensure_port_free, wait_until
+from kindred.devstack.redis_server import EmbeddedRedis
+from kindred.devstack.supergraph import render_supergraph, subgraph_ports
+
+DEFAULT_POSTGRES_PORT = 5432
+DEFAULT_REDIS_PORT = 6379
+DEFAULT_KAFKA_PORT = 9092
+DEFAULT_GATEWAY_PORT = 4000
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above start (default: cwd) that holds supergraph.yaml."""
+    here = (start or Path.cwd()).resolve()
+    for folder in [here, *here.parents]:
+        if (folder / "supergraph.yaml").is_file():
+            return folder
+    raise StartupError(f"no supergraph.yaml at or above {here}; run this from the Kindred repo")
+
+
+def http_ok(url: str) -> bool:
+    """True when GET url answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def database_name(subgraph: str) -> str:
+    """The database a subgraph owns."""
+    return f"{subgraph}_db"
+
+
+class Stack:
+    """Starts and stops Kindred's processes on chosen ports with data under data_dir.
+
+    An external server is used instead of the embedded one when its URL is given
+    (postgres_url, redis_url, kafka_bootstrap); topics and databases are created either way.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        postgres_port: int = DEFAULT_POSTGRES_PORT,
+        redis_port: int = DEFAULT_REDIS_PORT,
+        kafka_port: int = DEFAULT_KAFKA_PORT,
+        subgraph_ports: dict[str, int] | None = None,
+        gateway_port: int = DEFAULT_GATEWAY_PORT,
+        *,
+        postgres_url: str | None = None,
+        redis_url: str | None = None,
+        kafka_bootstrap: str | None = None,
+        repo_root: Path | None = None,
+        echo: bool = True,
+    ) -> None:
+        self.repo_root = (repo_root or find_repo_root()).resolve()
+        self.data_dir = Path(data_dir).resolve()
+        self.log_dir = self.data_dir / "logs"
+        self.echo = echo
+        self.declared_ports = subgraph_ports_of(self.repo_root)
+        self.subgraph_ports = dict(subgraph_ports or self.declared_ports)
+        self.gateway_port = gateway_port
+
+        self.postgres = (
+            None
+            if postgres_url
+            else EmbeddedPostgres(
+                self.data_dir / "postgres", postgres_port, log_dir=self.log_dir, echo=echo
+            )
+        )
+        self.redis = (
+            None
+            if redis_url
+            else EmbeddedRedis(self.data_dir / "redis", redis_port, log_dir=self.log_dir, echo=echo)
+        )
+        self.broker = (
+            None if kafka_bootstrap else EmbeddedBroker(kafka_port, log_dir=self.log_dir, echo=echo)
+        )
+        self.postgres_url = postgres_url or self.postgres.url  # type: ignore[union-attr]
+        self.redis_url = redis_url or self.redis.url  # type: ignore[union-attr]
+        self.kafka_bootstrap = kafka_bootstrap or self.broker.bootstrap  # type: ignore[union-attr]
+
+        self.subgraph_urls = {
+            name: f"http://127.0.0.1:{port}/graphql" for name, port in self.subgraph_ports.items()
+        }
+        self.gateway_url = f"http://127.0.0.1:{gateway_port}"
+        self.graphql_url = f"{self.gateway_url}/graphql"
+        self.subgraphs: dict[str, ManagedProcess] = {}
+        self.gateway: ManagedProcess | None = None
+
+    # -- infrastructure ---------------------------------------------------------------
+
+    def start_infra(self) -> None:
+        """Start the embedded servers (those without an external URL), then create every
+        subgraph's database and every topic."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.postgres is not None:
+            self.postgres.start()
+        create_databases(self.postgres_url, [database_name(name) for name in self.subgraph_ports])
+        if self.redis is not None:
+            self.redis.start()
+        if self.broker is not None:
+            self.broker.start()
+        run_coroutine(create_topics(self.kafka_bootstrap))
+
+    def subgraph_env(self) -> dict[str, str]:
+        """The environment every subgraph gets: ours plus the stack's URLs."""
+        env = dict(os.environ)
+        # The project may not be pip-installed: make `kindred` and `subgraphs` importable.
+        paths = [str(self.repo_root / "libs"), str(self.repo_root)]
+        if env.get("PYTHONPATH"):
+            paths.append(env["PYTHONPATH"])
+        env.update(
+            PYTHONPATH=os.pathsep.join(paths),
+            PYTHONUNBUFFERED="1",
+            KINDRED_POSTGRES_URL=self.postgres_url,
+            KINDRED_REDIS_URL=self.redis_url,
+            KINDRED_KAFKA_BOOTSTRAP=self.kafka_bootstrap,
+            KINDRED_DATA_DIR=str(self.data_dir),
+        )
+        return env
+
+    # -- subgraphs --------------------------------------------------------------------
+
+    def start_subgraph(self, name: str, timeout: float = 60.0, app: str | None = None) -> None:
+        """Start one subgraph under uvicorn and return once GET /health answers 200.
+        app overrides the ASGI target (default subgraphs.<name>.app:app)."""
+        self._spawn_subgraph(name, app)
+        self._wait_healthy(name, timeout)
+
+    def start_subgraphs(self, timeout: float = 60.0) -> None:
+        """Start every subgraph, then wait for each one's health (they boot in parallel)."""
+        for name in self.subgraph_ports:
+            self._spawn_subgraph(name)
+        for name in self.subgraph_ports:
+            self._wait_healthy(name, timeout)
+
+    def stop_subgraph(self, name: str) -> None:
+        """Stop one subgraph if it runs."""
+        process = self.subgraphs.pop(name, None)
+        if process is not None:
+            process.stop(grace=10.0)
+
+    def _spawn_subgraph(self, name: str, app: str | None = None) -> None:
+        current = self.subgraphs.get(name)
+        if current is not None and current.running():
+            return
+        port = self.subgraph_ports[name]
+        ensure_port_free(port, f"subgraph {name}", "free the port or stop what runs there")
+        argv = [
+            sys.executable, "-m", "uvicorn", app or f"subgraphs.{name}.app:app",
+            "--host", "127.0.0.1", "--port", str(port),
+        ]
+        self.subgraphs[name] = ManagedProcess(
+            name,
+            argv,
+            log_path=self.log_dir / f"{name}.log",
+            env=self.subgraph_env(),
+            cwd=self.repo_root,
+            echo=self.echo,
+        )
+
+    def _wait_healthy(self, name: str, timeout: float) -> None:
+        port = self.subgraph_ports[name]
+        wait_until(
+            lambda: http_ok(f"http://127.0.0.1:{port}/health"),
+            timeout=timeout,
+            process=self.subgraphs[name],
+            what=f"subgraph {name} answering GET /health with 200 on port {port}",
+        )
+
+    # -- gateway ----------------------------------------------------------------------
+
+    def supergraph_path(self) -> Path:
+        """The composed supergraph the gateway serves, rewritten if our ports differ."""
+        source = self.repo_root / "supergraph.graphql"
+        if not source.is_file():
+            raise StartupError(f"{source} is missing; run `make compose` to compose it")
+        changed = {
+            name: port
+            for name, port in self.subgraph_ports.items()
+            if self.declared_ports.get(name) != port
+        }
+        if not changed:
+            return source
+        return render_supergraph(source, self.subgraph_ports, self.data_dir / "gateway")
+
+    def start_gateway(self, timeout: float = 90.0) -> None:
+        """Start Hive Gateway on the supergraph and return once /readiness answers 200."""
+        if self.gateway is not None and self.gateway.running():
+            return
+        router = self.repo_root / "router"
+        executable = router / "node_modules" / ".bin" / "hive-gateway"
+        if not executable.exists():
+            raise StartupError(f"{executable} is missing; run `npm ci` in {router}")
+        ensure_port_free(self.gateway_port, "the gateway", "free the port")
+        argv = [
+            str(executable), "supergraph", str(self.supergraph_path()),
+            "--port", str(self.gateway_port), "--host", "127.0.0.1",
+        ]
+        self.gateway = ManagedProcess(
+            "gateway", argv, log_path=self.log_dir / "gateway.log", cwd=router, echo=self.echo
+        )
+        wait_until(
+            lambda: http_ok(f"{self.gateway_url}/readiness"),
+            timeout=timeout,
+            process=self.gateway,
+            what=f"the gateway answering GET /readiness with 200 on port {self.gateway_port}",
+        )
+
+    def stop_gateway(self) -> None:
+        """Stop the gateway if it runs."""
+        if self.gateway is not None:
+            self.gateway.stop(grace=10.0)
+            self.gateway = None
+
+    # -- all --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start everything: infrastructure, every subgraph, then the gateway."""
+        self.start_infra()
+        self.start_subgraphs()
+        self.start_gateway()
+
+    def stop(self) -> None:
+        """Stop everything that runs, in reverse start order; never raises for one part."""
+        steps = [self.stop_gateway]
+        steps += [lambda n=name: self.stop_subgraph(n) for name in reversed(list(self.subgraphs))]
+        steps += [part.stop for part in (self.broker, self.redis, self.postgres) if part]
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # keep stopping the rest
+                print(f"[devstack] while stopping: {exc!r}", file=sys.stderr)
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def subgraph_ports_of(repo_root: Path) -> dict[str, int]:
+    """Subgraph names and ports declared in the repo's supergraph.yaml."""
+    return subgraph_ports(repo_root / "supergraph.yaml")

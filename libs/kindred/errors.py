@@ -1,0 +1,57 @@
+"""Domain errors, each with the GraphQL `extensions.code` a client sees."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    INTERNAL = "INTERNAL_SERVER_ERROR"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+
+
+class KindredError(Exception):
+    """An error the client caused or should know about; never masked."""
+
+    code: ErrorCode = ErrorCode.INTERNAL
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code.value, **self.details}
+
+
+class BadUserInput(KindredError):
+    code = ErrorCode.BAD_USER_INPUT
+
+
+class Unauthenticated(KindredError):
+    code = ErrorCode.UNAUTHENTICATED
+
+
+class Forbidden(KindredError):
+    code = ErrorCode.FORBIDDEN
+
+
+class NotFound(KindredError):
+    code = ErrorCode.NOT_FOUND
+
+
+class Conflict(KindredError):
+    code = ErrorCode.CONFLICT
+
+
+class Unavailable(KindredError):
+    code = ErrorCode.UNAVAILABLE

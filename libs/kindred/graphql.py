@@ -1,0 +1,105 @@
+"""The Strawberry federation schema every subgraph builds, with typed error codes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+
+from kindred.errors import ErrorCode, KindredError
+
+log = logging.getLogger(__name__)
+
+FEDERATION_VERSION = "2.11"
+
+
+def _with_code(error: GraphQLError, code: str, message: str | None = None) -> GraphQLError:
+    return GraphQLError(
+        message if message is not None else error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions={**(error.extensions or {}), "code": code},
+    )
+
+
+def classify(error: GraphQLError) -> GraphQLError:
+    """Gives every error an `extensions.code`; hides the text of unexpected ones."""
+    original = error.original_error
+    if isinstance(original, KindredError):
+        return (
+            _with_code(error, original.code.value, original.message)
+            if not (error.extensions and "code" in error.extensions)
+            else error
+        )
+    if error.extensions and "code" in error.extensions:
+        return error
+    if original is None:
+        is_syntax = error.message.startswith("Syntax Error")
+        code = ErrorCode.GRAPHQL_PARSE_FAILED if is_syntax else ErrorCode.GRAPHQL_VALIDATION_FAILED
+        # Variables of the wrong type are reported by graphql-core without an original error.
+        if error.message.startswith("Variable '$"):
+            code = ErrorCode.BAD_USER_INPUT
+        return _with_code(error, code.value)
+    if isinstance(original, GraphQLError) and original.original_error is None:
+        return _with_code(error, ErrorCode.BAD_USER_INPUT.value)
+    log.error("unexpected error at %s", error.path, exc_info=original)
+    return GraphQLError(
+        "Internal server error.",
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": ErrorCode.INTERNAL.value},
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    """Maps every error of an operation to a typed `extensions.code`."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [classify(error) for error in result.errors]
+
+
+class Schema(strawberry.federation.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Client mistakes are answered, not logged as failures; `classify` logs the rest.
+        return None
+
+
+def build_schema(
+    *, query: type, mutation: type | None = None, types: Iterable[type] = ()
+) -> Schema:
+    """A federation 2 schema with parse/validation caches and request limits."""
+    extensions: list[Any] = [
+        ErrorCodes,
+        ParserCache(maxsize=1000),
+        ValidationCache(maxsize=1000),
+        QueryDepthLimiter(max_depth=12),
+        MaxTokensLimiter(max_token_count=4000),
+        MaxAliasesLimiter(max_alias_count=30),
+    ]
+    return Schema(
+        query=query,
+        mutation=mutation,
+        types=list(types),
+        federation_version=FEDERATION_VERSION,  # type: ignore[arg-type]
+        extensions=extensions,
+    )

@@ -1,0 +1,228 @@
+"""Kafka producer and the idempotent, ordered, dead-lettering event consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from opentelemetry import trace
+from sqlalchemy import DateTime, text
+from sqlmodel import Column, Field, SQLModel
+
+from kindred.events import Event, InvalidEvent
+from kindred.telemetry import context_from_kafka_headers, tracer
+from kindred.topics import dead_letter_topic
+
+if TYPE_CHECKING:
+    from kindred.db import Database, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["UnitOfWork", Event], Awaitable[None]]
+
+
+class EventProducer:
+    """Sends raw messages; the outbox relay and the dead-letter path use it."""
+
+    def __init__(self, bootstrap: str) -> None:
+        # The embedded broker has no idempotent producer; consumers deduplicate instead.
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            enable_idempotence=False,
+            acks="all",
+            linger_ms=0,
+            request_timeout_ms=10_000,
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send(
+        self, topic: str, *, key: str, value: bytes, headers: list[tuple[str, bytes]]
+    ) -> asyncio.Future[object]:
+        """Queues one message; await the returned future for the broker's acknowledgement."""
+        return await self._producer.send(topic, key=key.encode(), value=value, headers=headers)
+
+    async def ping(self) -> None:
+        """Raises unless the broker answers a metadata request."""
+        await asyncio.wait_for(self._producer.client.fetch_all_metadata(), 2.0)
+
+
+class InboxEntry(SQLModel, table=True):
+    """An event a consumer has already applied; the key that makes handling idempotent."""
+
+    __tablename__ = "inbox"
+
+    consumer: str = Field(primary_key=True)
+    event_id: uuid.UUID = Field(primary_key=True)
+    topic: str
+    processed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+async def claim_in_inbox(uow: UnitOfWork, consumer: str, event: Event) -> bool:
+    """Records `event` as processed by `consumer`; False if it already was."""
+    result = await uow.session.execute(
+        text(
+            "INSERT INTO inbox (consumer, event_id, topic, processed_at) "
+            "VALUES (:consumer, :event_id, :topic, :now) ON CONFLICT DO NOTHING"
+        ),
+        {
+            "consumer": consumer,
+            "event_id": event.event_id,
+            "topic": event.topic,
+            "now": datetime.now(UTC),
+        },
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+class _AssignmentListener(ConsumerRebalanceListener):
+    def __init__(self, assigned: asyncio.Event) -> None:
+        self._assigned = assigned
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self._assigned.clear()
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._assigned.set()
+
+
+class EventConsumer:
+    """Applies events from Kafka to a subgraph's database, exactly once in effect.
+
+    Each event is handled in a unit of work together with its inbox row, so a
+    redelivered event changes nothing. Offsets are committed only after the
+    database commit. A handler that keeps failing sends the message to
+    `<topic>.dlq` and the stream moves on; nothing is dropped silently.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        database: Database,
+        bootstrap: str,
+        handlers: Mapping[str, Handler],
+        producer: EventProducer,
+        max_attempts: int = 4,
+        retry_delay: float = 0.2,
+        fetch_max_wait_ms: int = 10,
+        instance_id: str | None = None,
+    ) -> None:
+        self.name = name
+        self._database = database
+        self._handlers = dict(handlers)
+        self._producer = producer
+        self._max_attempts = max_attempts
+        self._retry_delay = retry_delay
+        self.assigned = asyncio.Event()
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=name,
+            group_instance_id=instance_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=fetch_max_wait_ms,
+            session_timeout_ms=30_000,
+        )
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._consumer.subscribe(list(self._handlers), listener=_AssignmentListener(self.assigned))
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    async def run(self) -> None:
+        """Consumes until cancelled."""
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=1000, max_records=200)
+            for partition, records in batches.items():
+                await self._process_batch(partition, records)
+
+    async def _process_batch(
+        self, partition: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        last_done: int | None = None
+        try:
+            for record in records:
+                await self._process(record)
+                last_done = record.offset
+        except Exception as error:
+            # Only a failing dead-letter topic gets here: rewind and try the record again.
+            resume_at = records[0].offset if last_done is None else last_done + 1
+            log.error("%s: stalled at %s@%d: %r", self.name, partition, resume_at, error)
+            self._consumer.seek(partition, resume_at)
+            await asyncio.sleep(1.0)
+        if last_done is not None:
+            try:
+                await self._consumer.commit({partition: last_done + 1})
+            except Exception as error:
+                # Redelivery after a failed commit is harmless: the inbox drops duplicates.
+                log.warning("%s: offset commit failed: %r", self.name, error)
+
+    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        parent = context_from_kafka_headers(record.headers)
+        with tracer.start_as_current_span(
+            f"consume {record.topic}", context=parent, kind=trace.SpanKind.CONSUMER
+        ) as span:
+            span.set_attribute("messaging.destination.name", record.topic)
+            span.set_attribute("messaging.kafka.offset", record.offset)
+            try:
+                event = Event.from_json(record.value)
+            except InvalidEvent as error:
+                await self._dead_letter(record, error)
+                return
+            handler = self._handlers[record.topic]
+            for attempt in range(1, self._max_attempts + 1):
+                try:
+                    await self._apply(handler, event)
+                    return
+                except Exception as error:
+                    log.warning(
+                        "%s: %s %s failed (attempt %d/%d): %r",
+                        self.name,
+                        record.topic,
+                        event.event_id,
+                        attempt,
+                        self._max_attempts,
+                        error,
+                    )
+                    if attempt == self._max_attempts:
+                        span.record_exception(error)
+                        await self._dead_letter(record, error)
+                        return
+                    await asyncio.sleep(self._retry_delay * 2 ** (attempt - 1))
+
+    async def _apply(self, handler: Handler, event: Event) -> None:
+        async with self._database.unit_of_work() as uow:
+            if await claim_in_inbox(uow, self.name, event):
+                await handler(uow, event)
+            await uow.commit()
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: Exception) -> None:
+        """Parks the message on `<topic>.dlq`; raises if even that fails, so it is retried."""
+        headers = [
+            *(record.headers or ()),
+            ("kindred-error", repr(error)[:1000].encode()),
+            ("kindred-original-topic", record.topic.encode()),
+            ("kindred-original-offset", str(record.offset).encode()),
+            ("kindred-consumer", self.name.encode()),
+        ]
+        log.error("%s: dead-lettering %s@%d: %r", self.name, record.topic, record.offset, error)
+        delivery = await self._producer.send(
+            dead_letter_topic(record.topic),
+            key=(record.key or b"").decode(errors="replace"),
+            value=record.value or b"",
+            headers=headers,
+        )
+        await delivery

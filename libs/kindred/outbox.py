@@ -1,0 +1,162 @@
+"""The transactional outbox: rows written with the change, published by a relay."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from sqlalchemy import Column, DateTime, Index, LargeBinary, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kindred.db import OUTBOX_CHANNEL, Database
+from kindred.events import Event
+from kindred.kafka import EventProducer
+from kindred.telemetry import inject_kafka_headers
+
+log = logging.getLogger(__name__)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An event waiting to be published (published_at is null) or already sent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: uuid.UUID = Field(unique=True)
+    topic: str
+    key: str
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    headers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    published_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    attempts: int = 0
+    last_error: str | None = None
+
+
+async def write_to_outbox(session: AsyncSession, events: Sequence[Event]) -> None:
+    """Adds `events` to the session's transaction, with the current trace context."""
+    trace_headers = {name: value.decode() for name, value in inject_kafka_headers()}
+    for event in events:
+        session.add(
+            OutboxMessage(
+                event_id=event.event_id,
+                topic=event.topic,
+                key=event.key,
+                value=event.to_json(),
+                headers=trace_headers,
+                created_at=event.occurred_at,
+            )
+        )
+
+
+class OutboxRelay:
+    """Publishes unpublished outbox rows in order; woken by NOTIFY, polls as a fallback.
+
+    A row is marked published only after the broker acknowledged it, so a crash
+    re-sends rather than loses (consumers deduplicate by event id).
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        producer: EventProducer,
+        *,
+        batch_size: int = 200,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._database = database
+        self._producer = producer
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wakeup = asyncio.Event()
+
+    async def publish_pending(self) -> int:
+        """Publishes one batch of pending rows; returns how many were sent."""
+        failure: Exception | None = None
+        async with self._database.session() as session, session.begin():
+            rows = (
+                await session.exec(
+                    select(OutboxMessage)
+                    .where(col(OutboxMessage.published_at).is_(None))
+                    .order_by(col(OutboxMessage.id))
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            try:
+                deliveries = [
+                    await self._producer.send(
+                        row.topic,
+                        key=row.key,
+                        value=row.value,
+                        headers=[(k, str(v).encode()) for k, v in row.headers.items()],
+                    )
+                    for row in rows
+                ]
+                await asyncio.gather(*deliveries)
+            except Exception as error:
+                failure = error
+            now = datetime.now(UTC)
+            for row in rows:
+                row.attempts += 1
+                if failure is None:
+                    row.published_at = now
+                else:
+                    row.last_error = repr(failure)[:1000]
+        if failure is not None:
+            log.warning("outbox: publishing %d events failed, will retry: %r", len(rows), failure)
+            raise failure
+        return len(rows)
+
+    async def run(self) -> None:
+        """Publishes forever; cancel the task to stop."""
+        listener = asyncio.create_task(self._listen())
+        backoff = 0.1
+        try:
+            while True:
+                try:
+                    while await self.publish_pending() == self._batch_size:
+                        pass
+                    backoff = 0.1
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+                except TimeoutError:
+                    pass
+                self._wakeup.clear()
+        finally:
+            listener.cancel()
+
+    async def _listen(self) -> None:
+        """Sets the wake-up flag on every NOTIFY; reconnects when the connection drops."""
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._database.url, autocommit=True
+                ) as connection:
+                    await connection.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                    self._wakeup.set()
+                    async for _ in connection.notifies():
+                        self._wakeup.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("outbox: LISTEN connection lost (%r); polling until it is back", error)
+                await asyncio.sleep(1.0)

@@ -1,0 +1,86 @@
+"""Settings read from environment variables, with the embedded defaults of `make dev`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Ports fixed by the architecture; a subgraph's port is also in supergraph.yaml.
+SUBGRAPH_PORTS: dict[str, int] = {
+    "user": 3001,
+    "queuing": 3002,
+    "interaction": 3003,
+    "history": 3004,
+    "communication": 3005,
+    "notification": 3006,
+    "moderation": 3007,
+    "analytics": 3008,
+    "admin": 3009,
+    "subscription": 3010,
+}
+GATEWAY_PORT = 4000
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return value if value else default
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one subgraph process needs to know about its surroundings."""
+
+    subgraph: str
+    database_url: str
+    redis_url: str
+    kafka_bootstrap: str
+    jwks_url: str
+    user_graphql_url: str
+    data_dir: Path
+    migrate_on_start: bool
+    cache_ttl_seconds: int
+    access_token_ttl_seconds: int
+    refresh_token_ttl_seconds: int
+    jwt_issuer: str
+    jwt_private_key_path: Path
+    consumer_fetch_max_wait_ms: int
+    service_url: str = field(default="")
+
+    @property
+    def database_name(self) -> str:
+        return f"{self.subgraph}_db"
+
+
+def load_settings(subgraph: str) -> Settings:
+    """Reads the settings of `subgraph` from the environment (`KINDRED_*`)."""
+    data_dir = Path(_env("KINDRED_DATA_DIR", ".data")).resolve()
+    server_url = _env("KINDRED_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
+    database_url = _env(f"KINDRED_{subgraph.upper()}_DATABASE_URL", f"{server_url}/{subgraph}_db")
+    port = int(_env("KINDRED_PORT", str(SUBGRAPH_PORTS.get(subgraph, 3000))))
+    return Settings(
+        subgraph=subgraph,
+        database_url=database_url,
+        redis_url=_env("KINDRED_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        kafka_bootstrap=_env("KINDRED_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        jwks_url=_env("KINDRED_JWKS_URL", "http://127.0.0.1:3001/.well-known/jwks.json"),
+        user_graphql_url=_env("KINDRED_USER_GRAPHQL_URL", "http://127.0.0.1:3001/graphql"),
+        data_dir=data_dir,
+        migrate_on_start=_env_flag("KINDRED_MIGRATE_ON_START", True),
+        cache_ttl_seconds=int(_env("KINDRED_CACHE_TTL_SECONDS", "300")),
+        access_token_ttl_seconds=int(_env("KINDRED_ACCESS_TOKEN_TTL_SECONDS", "900")),
+        refresh_token_ttl_seconds=int(_env("KINDRED_REFRESH_TOKEN_TTL_SECONDS", str(30 * 86400))),
+        jwt_issuer=_env("KINDRED_JWT_ISSUER", "kindred-user"),
+        jwt_private_key_path=Path(
+            _env("KINDRED_JWT_PRIVATE_KEY_PATH", str(data_dir / "keys" / "jwt-signing.pem"))
+        ),
+        consumer_fetch_max_wait_ms=int(_env("KINDRED_CONSUMER_FETCH_MAX_WAIT_MS", "10")),
+        service_url=f"http://127.0.0.1:{port}",
+    )

@@ -1,0 +1,27 @@
+"""GraphQL types that several subgraphs expose the same way (value types, not entities)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+
+@strawberry.enum(description="How a member describes their gender.")
+class Gender(Enum):
+    WOMAN = "WOMAN"
+    MAN = "MAN"
+    NON_BINARY = "NON_BINARY"
+    OTHER = "OTHER"
+
+
+@strawberry.federation.type(shareable=True, description="A point on Earth, in decimal degrees.")
+class Location:
+    latitude: float = strawberry.field(description="Degrees north, from -90 to 90.")
+    longitude: float = strawberry.field(description="Degrees east, from -180 to 180.")
+
+    @classmethod
+    def from_coordinates(cls, latitude: float | None, longitude: float | None) -> Location | None:
+        if latitude is None or longitude is None:
+            return None
+        return cls(latitude=latitude, longitude=longitude)

@@ -1,0 +1,1 @@
+"""Kindred subgraphs: one package per domain, all shaped alike."""

@@ -1,0 +1,1 @@
+"""The queuing subgraph: queue entries with a denormalized profile copy, matchmaking."""

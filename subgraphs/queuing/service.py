@@ -1,0 +1,101 @@
+"""What the queuing subgraph does: keep profile copies fresh, let members join and leave."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from subgraphs.queuing.models import ProfileCopy, QueueEntry
+
+_COPIED = ("birthdate", "gender", "latitude", "longitude", "interests", "languages")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def snapshot_values(snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    """The copied columns from a profile snapshot (event payload or fresh read)."""
+    values = {name: snapshot[name] for name in _COPIED}
+    if isinstance(values["birthdate"], str):
+        values["birthdate"] = date.fromisoformat(values["birthdate"])
+    return values
+
+
+async def apply_profile(
+    session: AsyncSession, *, user_id: uuid.UUID, version: int, snapshot: Mapping[str, Any]
+) -> bool:
+    """Stores the profile at `version` unless a copy as new or newer is there; True if stored."""
+    values = {
+        **snapshot_values(snapshot),
+        "synced_version": version,
+        "synced_at": _now(),
+        "deleted": False,
+    }
+    statement = (
+        insert(ProfileCopy)
+        .values(user_id=user_id, **values)
+        .on_conflict_do_update(
+            index_elements=["user_id"],
+            set_=values,
+            where=col(ProfileCopy.synced_version) < version,
+        )
+        .returning(col(ProfileCopy.user_id))
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def forget_member(session: AsyncSession, *, user_id: uuid.UUID, version: int) -> None:
+    """A deleted member leaves the queue; the copy is marked so older news cannot revive it."""
+    await session.execute(
+        update(ProfileCopy)
+        .where(col(ProfileCopy.user_id) == user_id, col(ProfileCopy.synced_version) < version)
+        .values(deleted=True, synced_version=version, synced_at=_now())
+    )
+    await session.execute(delete(QueueEntry).where(col(QueueEntry.user_id) == user_id))
+
+
+async def join(
+    session: AsyncSession, *, user_id: uuid.UUID, version: int, snapshot: Mapping[str, Any]
+) -> None:
+    """Puts the member in the queue (again is a no-op) with a copy at least as new as `version`."""
+    await apply_profile(session, user_id=user_id, version=version, snapshot=snapshot)
+    await session.execute(
+        insert(QueueEntry).values(user_id=user_id, joined_at=_now()).on_conflict_do_nothing()
+    )
+
+
+async def leave(session: AsyncSession, *, user_id: uuid.UUID) -> bool:
+    """Takes the member out of the queue; False if they were not in it."""
+    result = await session.execute(
+        delete(QueueEntry)
+        .where(col(QueueEntry.user_id) == user_id)
+        .returning(col(QueueEntry.user_id))
+    )
+    return result.first() is not None
+
+
+async def entries(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID]
+) -> list[tuple[QueueEntry, ProfileCopy] | None]:
+    """The queue entries of these members with their profile copies, in one query."""
+    rows = (
+        await session.exec(
+            select(QueueEntry, ProfileCopy)
+            .join(ProfileCopy, col(ProfileCopy.user_id) == col(QueueEntry.user_id))
+            .where(col(QueueEntry.user_id).in_(user_ids))
+        )
+    ).all()
+    found = {entry.user_id: (entry, copy) for entry, copy in rows}
+    return [found.get(user_id) for user_id in user_ids]
+
+
+async def queue_length(session: AsyncSession) -> int:
+    return int((await session.exec(select(func.count()).select_from(QueueEntry))).one())

@@ -1,0 +1,1 @@
+"""The user subgraph: accounts, credentials, profiles, preferences, devices; owner of `User`."""

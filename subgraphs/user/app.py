@@ -1,0 +1,53 @@
+"""Wiring of the user subgraph (`uvicorn subgraphs.user.app:app`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from kindred.app import Subgraph, create_app
+from kindred.auth import TokenVerifier
+from kindred.settings import Settings
+from subgraphs.user.schema import schema
+from subgraphs.user.security import TokenIssuer, load_or_create_signing_key
+
+
+def token_issuer(settings: Settings) -> TokenIssuer:
+    return TokenIssuer(
+        load_or_create_signing_key(settings.jwt_private_key_path),
+        issuer=settings.jwt_issuer,
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+
+
+def local_verifier(settings: Settings, issuer: TokenIssuer) -> TokenVerifier:
+    async def jwks() -> dict[str, Any]:
+        return issuer.jwks()
+
+    return TokenVerifier(jwks, issuer=settings.jwt_issuer)
+
+
+async def jwks(request: Request) -> JSONResponse:
+    issuer: TokenIssuer = request.app.state.platform.state
+    return JSONResponse(issuer.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+
+SUBGRAPH = Subgraph(
+    name="user",
+    schema=schema,
+    migrations_dir=Path(__file__).parent / "migrations",
+    routes=[Route("/.well-known/jwks.json", jwks)],
+    state=token_issuer,
+    verifier=local_verifier,
+)
+
+
+def build(settings: Settings | None = None):
+    return create_app(SUBGRAPH, settings)
+
+
+app = build()

@@ -1,0 +1,357 @@
+"""The user subgraph's GraphQL schema: the `User` entity and the account operations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from kindred.calendar import age_on, today
+from kindred.context import RequestContext
+from kindred.errors import BadUserInput, Forbidden, NotFound
+from kindred.graphql import build_schema
+from kindred.ids import parse_id
+from kindred.shared_types import Gender, Location
+from subgraphs.user import service
+from subgraphs.user.models import Account
+from subgraphs.user.models import Device as DeviceRow
+from subgraphs.user.security import TokenIssuer
+
+Ctx = Info[RequestContext, None]
+
+
+@strawberry.type(description="What a member is looking for in a match.")
+class Preferences:
+    min_age: int = strawberry.field(description="Youngest age sought, 18 or more.")
+    max_age: int = strawberry.field(description="Oldest age sought.")
+    genders_sought: list[Gender] = strawberry.field(description="Genders sought; empty means any.")
+    max_distance_km: int = strawberry.field(description="How far away a match may live, in km.")
+
+
+@strawberry.federation.type(keys=["id"], description="A member of Kindred.")
+class User:
+    id: strawberry.ID = strawberry.field(description="Stable id of the member.")
+    display_name: str = strawberry.field(description="The name shown to other members.")
+    birthdate: date = strawberry.field(description="Date of birth.")
+    gender: Gender = strawberry.field(description="The member's gender.")
+    bio: str | None = strawberry.field(description="A few words about the member.")
+    location: Location | None = strawberry.field(description="Where the member is, if shared.")
+    interests: list[str] = strawberry.field(description="Interests, most important first.")
+    languages: list[str] = strawberry.field(
+        description="Spoken languages as codes (`en`, `pt-br`)."
+    )
+    preferences: Preferences = strawberry.field(description="What the member looks for.")
+    version: int = strawberry.field(
+        description="Profile version; pass it as `expectedVersion` to `updateProfile`."
+    )
+    created_at: datetime = strawberry.field(description="When the account was created.")
+    updated_at: datetime = strawberry.field(description="When the profile last changed.")
+    _email: strawberry.Private[str]
+
+    @strawberry.field(description="Age in completed years, today.")
+    def age(self) -> int:
+        return age_on(self.birthdate, today())
+
+    @strawberry.field(description="Sign-in email; only the member may read it.")
+    def email(self, info: Ctx) -> str:
+        if info.context.require_identity().user_id != str(self.id):
+            raise Forbidden("Only the member can read their email.")
+        return self._email
+
+    @classmethod
+    def from_account(cls, account: Account) -> User:
+        return cls(
+            id=strawberry.ID(str(account.id)),
+            display_name=account.display_name,
+            birthdate=account.birthdate,
+            gender=Gender(account.gender),
+            bio=account.bio,
+            location=Location.from_coordinates(account.latitude, account.longitude),
+            interests=list(account.interests),
+            languages=list(account.languages),
+            preferences=Preferences(
+                min_age=account.min_age,
+                max_age=account.max_age,
+                genders_sought=[Gender(value) for value in account.genders_sought],
+                max_distance_km=account.max_distance_km,
+            ),
+            version=account.version,
+            created_at=account.created_at,
+            updated_at=account.updated_at,
+            _email=account.email,
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> User | None:
+        info.context.require_identity()
+        return await load_user(info, parse_id(id))
+
+
+async def load_user(info: Ctx, user_id: uuid.UUID) -> User | None:
+    """One user through the request's DataLoader: N lookups in a request cost one query."""
+    platform = info.context.platform
+
+    async def load(ids: list[uuid.UUID]) -> list[Account | None]:
+        return await service.get_many(platform.db, platform.cache, ids)
+
+    account = await info.context.loader("accounts", load).load(user_id)
+    return User.from_account(account) if account is not None else None
+
+
+@strawberry.enum(description="The platform a push token belongs to.")
+class DevicePlatform(Enum):
+    IOS = "IOS"
+    ANDROID = "ANDROID"
+    WEB = "WEB"
+
+
+@strawberry.type(description="A device that receives push notifications.")
+class Device:
+    id: strawberry.ID = strawberry.field(description="Id of this registration.")
+    token: str = strawberry.field(description="The push token.")
+    platform: DevicePlatform = strawberry.field(description="Where the token comes from.")
+    created_at: datetime = strawberry.field(description="First registration.")
+    updated_at: datetime = strawberry.field(description="Latest registration.")
+
+    @classmethod
+    def from_row(cls, row: DeviceRow) -> Device:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            token=row.token,
+            platform=DevicePlatform(row.platform),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+@strawberry.type(description="Tokens for a signed-in session.")
+class AuthPayload:
+    access_token: str = strawberry.field(description="Short-lived JWT: `Authorization: Bearer …`.")
+    refresh_token: str = strawberry.field(
+        description="Long-lived, single-use token for `refreshToken`."
+    )
+    token_type: str = strawberry.field(description="Always `Bearer`.")
+    expires_in: int = strawberry.field(description="Seconds until the access token expires.")
+    user: User = strawberry.field(description="The signed-in member.")
+
+
+@strawberry.input(description="A new member's account.")
+class RegisterInput:
+    email: str = strawberry.field(description="Sign-in email, unique.")
+    password: str = strawberry.field(description="8 to 128 characters.")
+    display_name: str = strawberry.field(description="1 to 50 characters.")
+    birthdate: date = strawberry.field(description="Members are 18 or older.")
+    gender: Gender = strawberry.field(description="The member's gender.")
+
+
+def _optional(description: str) -> Any:
+    return strawberry.field(default=strawberry.UNSET, description=description)
+
+
+@strawberry.input(description="A point on Earth, in decimal degrees.")
+class LocationInput:
+    latitude: float = strawberry.field(description="Degrees north, from -90 to 90.")
+    longitude: float = strawberry.field(description="Degrees east, from -180 to 180.")
+
+
+@strawberry.input(description="Changes to preferences; omitted fields stay as they are.")
+class PreferencesInput:
+    min_age: int | None = _optional("Youngest age sought, 18 to 120.")
+    max_age: int | None = _optional("Oldest age sought, at least `minAge`.")
+    genders_sought: list[Gender] | None = _optional("Genders sought; empty means any.")
+    max_distance_km: int | None = _optional("How far away a match may live, 1 to 1000 km.")
+
+
+@strawberry.input(
+    description="Changes to a profile; omitted fields stay, `null` clears `bio` or `location`."
+)
+class ProfileInput:
+    display_name: str | None = _optional("1 to 50 characters.")
+    birthdate: date | None = _optional("Members are 18 or older.")
+    gender: Gender | None = _optional("The member's gender.")
+    bio: str | None = _optional("Up to 500 characters; `null` clears it.")
+    location: LocationInput | None = _optional("Where the member is; `null` stops sharing it.")
+    interests: list[str] | None = _optional("Up to 20, each up to 40 characters.")
+    languages: list[str] | None = _optional("Up to 10 language codes such as `en` or `pt-br`.")
+    preferences: PreferencesInput | None = _optional("Changes to what the member looks for.")
+
+
+_CLEARABLE = {"bio", "location"}
+
+
+def _changes(profile_input: ProfileInput) -> dict[str, Any]:
+    """The fields the client sent, as plain values for the domain rules."""
+    changes: dict[str, Any] = {}
+    sent: dict[str, Any] = {
+        "display_name": profile_input.display_name,
+        "birthdate": profile_input.birthdate,
+        "gender": profile_input.gender.value
+        if isinstance(profile_input.gender, Gender)
+        else profile_input.gender,
+        "bio": profile_input.bio,
+        "location": (profile_input.location.latitude, profile_input.location.longitude)
+        if isinstance(profile_input.location, LocationInput)
+        else profile_input.location,
+        "interests": profile_input.interests,
+        "languages": profile_input.languages,
+    }
+    preferences = profile_input.preferences
+    if isinstance(preferences, PreferencesInput):
+        sent.update(
+            {
+                "min_age": preferences.min_age,
+                "max_age": preferences.max_age,
+                "genders_sought": [g.value for g in preferences.genders_sought]
+                if isinstance(preferences.genders_sought, list)
+                else preferences.genders_sought,
+                "max_distance_km": preferences.max_distance_km,
+            }
+        )
+    for name, value in sent.items():
+        if value is strawberry.UNSET:
+            continue
+        if value is None and name not in _CLEARABLE:
+            raise BadUserInput(
+                f"`{name}` cannot be null; omit it to leave it unchanged.", field=name
+            )
+        changes[name] = value
+    return changes
+
+
+def _issuer(info: Ctx) -> TokenIssuer:
+    issuer: TokenIssuer = info.context.platform.state
+    return issuer
+
+
+async def _sign_in(info: Ctx, account: Account, refresh_token: str) -> AuthPayload:
+    issuer = _issuer(info)
+    return AuthPayload(
+        access_token=issuer.access_token(account.id),
+        refresh_token=refresh_token,
+        token_type="Bearer",
+        expires_in=issuer.ttl_seconds,
+        user=User.from_account(account),
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The signed-in member.")
+    async def me(self, info: Ctx) -> User:
+        identity = info.context.require_identity()
+        user = await load_user(info, parse_id(identity.user_id))
+        if user is None:
+            raise NotFound("Your account no longer exists.")
+        return user
+
+    @strawberry.field(description="A member by id; `NOT_FOUND` if there is none.")
+    async def user(self, info: Ctx, id: strawberry.ID) -> User:
+        info.context.require_identity()
+        user = await load_user(info, parse_id(id))
+        if user is None:
+            raise NotFound("No such user.", id=str(id))
+        return user
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Creates an account and signs it in.")
+    async def register(self, info: Ctx, input: RegisterInput) -> AuthPayload:
+        platform = info.context.platform
+        async with platform.db.unit_of_work() as uow:
+            account = await service.register(
+                uow,
+                email=input.email,
+                password=input.password,
+                display_name=input.display_name,
+                birthdate=input.birthdate,
+                gender=input.gender.value,
+                today=today(),
+            )
+            refresh = await service.issue_refresh_token(
+                uow.session,
+                user_id=account.id,
+                ttl_seconds=platform.settings.refresh_token_ttl_seconds,
+            )
+            await uow.commit()
+        return await _sign_in(info, account, refresh)
+
+    @strawberry.mutation(description="Signs in with email and password.")
+    async def login(self, info: Ctx, email: str, password: str) -> AuthPayload:
+        platform = info.context.platform
+        async with platform.db.session() as session, session.begin():
+            account = await service.authenticate(session, email=email, password=password)
+            refresh = await service.issue_refresh_token(
+                session,
+                user_id=account.id,
+                ttl_seconds=platform.settings.refresh_token_ttl_seconds,
+            )
+        return await _sign_in(info, account, refresh)
+
+    @strawberry.mutation(description="Trades a refresh token for new tokens (it is single-use).")
+    async def refresh_token(self, info: Ctx, refresh_token: str) -> AuthPayload:
+        platform = info.context.platform
+        async with platform.db.session() as session, session.begin():
+            user_id, refresh = await service.rotate_refresh_token(
+                session,
+                token=refresh_token,
+                ttl_seconds=platform.settings.refresh_token_ttl_seconds,
+            )
+        accounts = await service.get_many(platform.db, platform.cache, [user_id])
+        if accounts[0] is None:
+            raise NotFound("Your account no longer exists.")
+        return await _sign_in(info, accounts[0], refresh)
+
+    @strawberry.mutation(description="Revokes a refresh token; true even if it was already.")
+    async def logout(self, info: Ctx, refresh_token: str) -> bool:
+        async with info.context.platform.db.session() as session, session.begin():
+            await service.revoke_refresh_token(session, token=refresh_token)
+        return True
+
+    @strawberry.mutation(
+        description="Changes the signed-in member's profile if it is still at "
+        "`expectedVersion`; otherwise `CONFLICT` and nothing changes."
+    )
+    async def update_profile(self, info: Ctx, input: ProfileInput, expected_version: int) -> User:
+        identity = info.context.require_identity()
+        platform = info.context.platform
+        async with platform.db.unit_of_work() as uow:
+            account = await service.update_profile(
+                uow,
+                user_id=parse_id(identity.user_id),
+                expected_version=expected_version,
+                changes=_changes(input),
+                today=today(),
+            )
+            await uow.commit()
+        await service.refresh_cache(platform.cache, account)
+        return User.from_account(account)
+
+    @strawberry.mutation(description="Registers a push token (idempotent: again is the same).")
+    async def register_device(self, info: Ctx, token: str, platform: DevicePlatform) -> Device:
+        identity = info.context.require_identity()
+        async with info.context.platform.db.session() as session, session.begin():
+            row = await service.register_device(
+                session,
+                user_id=parse_id(identity.user_id),
+                token=token,
+                platform=platform.value,
+            )
+        return Device.from_row(row)
+
+    @strawberry.mutation(description="Closes the signed-in member's account.")
+    async def delete_account(self, info: Ctx) -> bool:
+        identity = info.context.require_identity()
+        platform = info.context.platform
+        async with platform.db.unit_of_work() as uow:
+            account = await service.delete_account(uow, user_id=parse_id(identity.user_id))
+            await uow.commit()
+        await service.forget_cached(platform.cache, account.id)
+        return True
+
+
+schema = build_schema(query=Query, mutation=Mutation, types=[User])

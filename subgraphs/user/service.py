@@ -1,0 +1,246 @@
+"""What the user subgraph does: accounts, sessions, profiles, devices."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kindred.cache import Cache
+from kindred.db import Database, UnitOfWork
+from kindred.errors import Conflict, NotFound, Unauthenticated
+from subgraphs.user import events, profile, security
+from subgraphs.user.models import Account, Device, RefreshToken
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _cache_key(user_id: uuid.UUID | str) -> str:
+    return f"account:{user_id}"
+
+
+def _to_cache(account: Account) -> bytes:
+    return json.dumps(account.model_dump(mode="json", exclude={"password_hash"})).encode()
+
+
+def _from_cache(raw: bytes) -> Account:
+    return Account.model_validate({**json.loads(raw), "password_hash": ""})
+
+
+async def register(
+    uow: UnitOfWork,
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    birthdate: date,
+    gender: str,
+    today: date,
+) -> Account:
+    """Creates an account at version 1 and announces its profile."""
+    now = _now()
+    account = Account(
+        email=profile.email(email),
+        password_hash=security.hash_password(profile.password(password)),
+        display_name=profile.display_name(display_name),
+        birthdate=profile.birthdate(birthdate, today),
+        gender=profile.gender(gender),
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(account)
+    try:
+        await uow.session.flush()
+    except IntegrityError:
+        raise Conflict("An account with this email already exists.", field="email") from None
+    uow.publish(events.profile_updated(account))
+    return account
+
+
+async def authenticate(session: AsyncSession, *, email: str, password: str) -> Account:
+    """The account with these credentials, or `UNAUTHENTICATED`."""
+    account = (
+        await session.exec(
+            select(Account).where(
+                Account.email == email.strip().lower(), col(Account.deleted_at).is_(None)
+            )
+        )
+    ).first()
+    if not security.verify_password(account.password_hash if account else None, password):
+        raise Unauthenticated("The email or the password is wrong.")
+    assert account is not None
+    return account
+
+
+async def issue_refresh_token(
+    session: AsyncSession, *, user_id: uuid.UUID, ttl_seconds: int
+) -> str:
+    token, token_hash = security.new_refresh_token()
+    now = _now()
+    session.add(
+        RefreshToken(
+            user_id=user_id,
+            token_hash=token_hash,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_seconds),
+        )
+    )
+    return token
+
+
+async def rotate_refresh_token(
+    session: AsyncSession, *, token: str, ttl_seconds: int
+) -> tuple[uuid.UUID, str]:
+    """Spends a refresh token for a new one. Reusing a spent token revokes the whole family."""
+    stored = (
+        await session.exec(
+            select(RefreshToken)
+            .where(RefreshToken.token_hash == security.hash_refresh_token(token))
+            .with_for_update()
+        )
+    ).first()
+    now = _now()
+    if stored is None or stored.expires_at <= now:
+        raise Unauthenticated("The refresh token is unknown or expired; sign in again.")
+    if stored.revoked_at is not None:
+        # A spent token coming back means it leaked: end every session of this member.
+        await _revoke_all(session, stored.user_id)
+        raise Unauthenticated("The refresh token was already used; sign in again.")
+    stored.revoked_at = now
+    return stored.user_id, await issue_refresh_token(
+        session, user_id=stored.user_id, ttl_seconds=ttl_seconds
+    )
+
+
+async def _revoke_all(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(col(RefreshToken.user_id) == user_id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=_now())
+    )
+
+
+async def revoke_refresh_token(session: AsyncSession, *, token: str) -> None:
+    """Ends the session of `token`; revoking twice, or an unknown token, is not an error."""
+    await session.execute(
+        update(RefreshToken)
+        .where(
+            col(RefreshToken.token_hash) == security.hash_refresh_token(token),
+            col(RefreshToken.revoked_at).is_(None),
+        )
+        .values(revoked_at=_now())
+    )
+
+
+async def get_many(
+    database: Database, cache: Cache, ids: Sequence[uuid.UUID]
+) -> list[Account | None]:
+    """Accounts by id, in order (None where unknown or deleted): cache, then one SQL query."""
+    keys = [_cache_key(user_id) for user_id in ids]
+    cached = await cache.get_many(keys)
+    found = {
+        user_id: _from_cache(cached[key])
+        for user_id, key in zip(ids, keys, strict=True)
+        if key in cached
+    }
+    missing = [user_id for user_id in set(ids) if user_id not in found]
+    if missing:
+        async with database.session() as session:
+            rows = (
+                await session.exec(
+                    select(Account).where(
+                        col(Account.id).in_(missing), col(Account.deleted_at).is_(None)
+                    )
+                )
+            ).all()
+        found.update({row.id: row for row in rows})
+        await cache.add_many({_cache_key(row.id): _to_cache(row) for row in rows})
+    return [found.get(user_id) for user_id in ids]
+
+
+async def update_profile(
+    uow: UnitOfWork,
+    *,
+    user_id: uuid.UUID,
+    expected_version: int,
+    changes: Mapping[str, Any],
+    today: date,
+) -> Account:
+    """Applies `changes` if the profile is still at `expected_version`, else `CONFLICT`."""
+    current = await uow.session.get(Account, user_id)
+    if current is None or current.deleted_at is not None:
+        raise NotFound("No such user.", id=str(user_id))
+    values = profile.profile_changes(
+        changes, current_age_range=(current.min_age, current.max_age), today=today
+    )
+    result = await uow.session.execute(
+        update(Account)
+        .where(col(Account.id) == user_id, col(Account.version) == expected_version)
+        .values(**values, version=Account.version + 1, updated_at=_now())
+        .returning(Account)
+        .execution_options(synchronize_session=False)
+    )
+    updated = result.scalars().first()
+    if updated is None:
+        raise Conflict(
+            f"The profile changed since version {expected_version}; reload it and try again.",
+            currentVersion=current.version,
+        )
+    uow.publish(events.profile_updated(updated))
+    return updated
+
+
+async def refresh_cache(cache: Cache, account: Account) -> None:
+    """After a commit: the cache holds the new version at once."""
+    await cache.put(_cache_key(account.id), _to_cache(account))
+
+
+async def forget_cached(cache: Cache, user_id: uuid.UUID) -> None:
+    await cache.invalidate(_cache_key(user_id))
+
+
+async def register_device(
+    session: AsyncSession, *, user_id: uuid.UUID, token: str, platform: str
+) -> Device:
+    """Registers a push token; registering it again (by anyone) updates the same row."""
+    token = profile.device_token(token)
+    now = _now()
+    statement = (
+        insert(Device)
+        .values(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            token=token,
+            platform=platform,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_update(
+            index_elements=["token"],
+            set_={"user_id": user_id, "platform": platform, "updated_at": now},
+        )
+        .returning(Device)
+    )
+    return (await session.execute(statement)).scalars().one()
+
+
+async def delete_account(uow: UnitOfWork, *, user_id: uuid.UUID) -> Account:
+    """Closes the account, ends its sessions and tells the other subgraphs."""
+    account = await uow.session.get(Account, user_id, with_for_update=True)
+    if account is None or account.deleted_at is not None:
+        raise NotFound("No such user.", id=str(user_id))
+    account.deleted_at = _now()
+    account.version += 1
+    await _revoke_all(uow.session, user_id)
+    uow.publish(events.user_deleted(account))
+    return account
