@@ -63,9 +63,7 @@ class Cache:
             self._mark_down(error)
             return {}
         return {
-            key: value
-            for key, value in zip(keys, values, strict=True)
-            if isinstance(value, bytes)
+            key: value for key, value in zip(keys, values, strict=True) if isinstance(value, bytes)
         }
 
     async def add_many(self, items: Mapping[str, bytes]) -> None:

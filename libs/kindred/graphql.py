@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import strawberry
@@ -13,10 +13,9 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
-    SchemaExtension,
     ValidationCache,
 )
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from kindred.errors import ErrorCode, KindredError
 
@@ -52,7 +51,7 @@ def classify(error: GraphQLError) -> GraphQLError:
         is_syntax = error.message.startswith("Syntax Error")
         code = ErrorCode.GRAPHQL_PARSE_FAILED if is_syntax else ErrorCode.GRAPHQL_VALIDATION_FAILED
         # Variables of the wrong type are reported by graphql-core without an original error.
-        if error.message.startswith("Variable '$"):
+        if error.message.startswith("Variable '$") and "got invalid value" in error.message:
             code = ErrorCode.BAD_USER_INPUT
         return _with_code(error, code.value)
     if isinstance(original, GraphQLError) and original.original_error is None:
@@ -66,17 +65,15 @@ def classify(error: GraphQLError) -> GraphQLError:
     )
 
 
-class ErrorCodes(SchemaExtension):
-    """Maps every error of an operation to a typed `extensions.code`."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
-            result.errors = [classify(error) for error in result.errors]
-
-
 class Schema(strawberry.federation.Schema):
+    """A federation schema whose every error carries a typed `extensions.code`."""
+
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        result = await super().execute(*args, **kwargs)
+        if result.errors:
+            result.errors = [classify(error) for error in result.errors]
+        return result
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -89,7 +86,6 @@ def build_schema(
 ) -> Schema:
     """A federation 2 schema with parse/validation caches and request limits."""
     extensions: list[Any] = [
-        ErrorCodes,
         ParserCache(maxsize=1000),
         ValidationCache(maxsize=1000),
         QueryDepthLimiter(max_depth=12),

@@ -51,6 +51,8 @@ class User:
     created_at: datetime = strawberry.field(description="When the account was created.")
     updated_at: datetime = strawberry.field(description="When the profile last changed.")
     _email: strawberry.Private[str]
+    # Set on the payload of register/login: the caller just proved who they are.
+    _signed_in: strawberry.Private[bool] = False
 
     @strawberry.field(description="Age in completed years, today.")
     def age(self) -> int:
@@ -58,12 +60,12 @@ class User:
 
     @strawberry.field(description="Sign-in email; only the member may read it.")
     def email(self, info: Ctx) -> str:
-        if info.context.require_identity().user_id != str(self.id):
+        if not self._signed_in and info.context.require_identity().user_id != str(self.id):
             raise Forbidden("Only the member can read their email.")
         return self._email
 
     @classmethod
-    def from_account(cls, account: Account) -> User:
+    def from_account(cls, account: Account, *, signed_in: bool = False) -> User:
         return cls(
             id=strawberry.ID(str(account.id)),
             display_name=account.display_name,
@@ -83,6 +85,7 @@ class User:
             created_at=account.created_at,
             updated_at=account.updated_at,
             _email=account.email,
+            _signed_in=signed_in,
         )
 
     @classmethod
@@ -234,7 +237,7 @@ async def _sign_in(info: Ctx, account: Account, refresh_token: str) -> AuthPaylo
         refresh_token=refresh_token,
         token_type="Bearer",
         expires_in=issuer.ttl_seconds,
-        user=User.from_account(account),
+        user=User.from_account(account, signed_in=True),
     )
 
 

@@ -188,7 +188,7 @@ async def update_profile(
         .where(col(Account.id) == user_id, col(Account.version) == expected_version)
         .values(**values, version=Account.version + 1, updated_at=_now())
         .returning(Account)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     updated = result.scalars().first()
     if updated is None:
