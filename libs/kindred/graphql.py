@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 FEDERATION_VERSION = "2.11"
 
 
-def _with_code(error: GraphQLError, code: str, message: str | None = None) -> GraphQLError:
+def _with_code(
+    error: GraphQLError, code: str, *, message: str | None = None, **details: Any
+) -> GraphQLError:
     return GraphQLError(
         message if message is not None else error.message,
         nodes=error.nodes,
@@ -32,7 +34,7 @@ def _with_code(error: GraphQLError, code: str, message: str | None = None) -> Gr
         positions=error.positions,
         path=error.path,
         original_error=error.original_error,
-        extensions={**(error.extensions or {}), "code": code},
+        extensions={**(error.extensions or {}), **details, "code": code},
     )
 
 
@@ -40,11 +42,7 @@ def classify(error: GraphQLError) -> GraphQLError:
     """Gives every error an `extensions.code`; hides the text of unexpected ones."""
     original = error.original_error
     if isinstance(original, KindredError):
-        return (
-            _with_code(error, original.code.value, original.message)
-            if not (error.extensions and "code" in error.extensions)
-            else error
-        )
+        return _with_code(error, original.code.value, message=original.message, **original.details)
     if error.extensions and "code" in error.extensions:
         return error
     if original is None:

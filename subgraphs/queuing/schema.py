@@ -70,9 +70,10 @@ class User:
 
     @strawberry.field(description="The member's place in the matchmaking queue, if waiting.")
     async def queue_entry(self, info: Ctx) -> QueueEntry | None:
-        if info.context.require_identity().user_id != str(self.id):
+        user_id = parse_id(self.id)
+        if info.context.require_identity().user_id != str(user_id):
             raise Forbidden("Only the member can see their queue entry.")
-        return await load_entry(info, parse_id(self.id))
+        return await load_entry(info, user_id)
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> User:

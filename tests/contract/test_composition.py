@@ -92,7 +92,7 @@ def test_composition_error_fails_and_writes_nothing(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert "composition failed" in result.stderr
     assert "FIELD_TYPE_MISMATCH" in result.stderr
-    assert 'User.name' in result.stderr
+    assert "User.name" in result.stderr
     assert not out.exists()
 
 

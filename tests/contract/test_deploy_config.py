@@ -138,9 +138,10 @@ def test_every_subgraph_has_a_database(subgraphs: dict[str, int], services: dict
     created = set(re.findall(r"CREATE\s+DATABASE\s+\"?(\w+)\"?", sql, flags=re.IGNORECASE))
     for name in subgraphs:
         assert f"{name}_db" in created, f"{source} does not create {name}_db"
-    user, password = postgres["environment"]["POSTGRES_USER"], postgres["environment"][
-        "POSTGRES_PASSWORD"
-    ]
+    user, password = (
+        postgres["environment"]["POSTGRES_USER"],
+        postgres["environment"]["POSTGRES_PASSWORD"],
+    )
     server = urlsplit(REQUIRED_ENV["KINDRED_POSTGRES_URL"])
     assert (server.username, server.password, server.hostname) == (user, password, "postgres")
 

@@ -1,0 +1,77 @@
+"""Subgraphs served in-process against the session's real PostgreSQL, Redis and broker."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from kindred.app import Subgraph, create_app
+from kindred.auth import TokenVerifier
+from kindred.settings import Settings
+from subgraphs.queuing.app import SUBGRAPH as QUEUING
+from subgraphs.user.app import SUBGRAPH as USER
+from subgraphs.user.security import TokenIssuer, load_or_create_signing_key
+from tests.support import settings_for
+
+
+@asynccontextmanager
+async def serve(subgraph: Subgraph, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The subgraph's app, started (migrations, broker, relay) and reachable over ASGI."""
+    app = create_app(subgraph, settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://subgraph") as client:
+            yield client
+
+
+@pytest.fixture(scope="session")
+def contract_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("contract")
+
+
+def _settings(name: str, infra: Any, data_dir: Path) -> Settings:
+    return settings_for(
+        name,
+        postgres_url=infra.postgres_url,
+        redis_url=infra.redis_url,
+        kafka_bootstrap=infra.kafka_bootstrap,
+        data_dir=data_dir,
+    )
+
+
+@pytest.fixture(scope="session")
+def issuer(infra: Any, contract_data_dir: Path) -> TokenIssuer:
+    """The user subgraph's token issuer, with the key the in-process user subgraph uses."""
+    settings = _settings("user", infra, contract_data_dir)
+    return TokenIssuer(
+        load_or_create_signing_key(settings.jwt_private_key_path),
+        issuer=settings.jwt_issuer,
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+
+
+@pytest.fixture(scope="session")
+async def user_subgraph(infra: Any, contract_data_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(USER, _settings("user", infra, contract_data_dir)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def queuing_subgraph(
+    infra: Any, contract_data_dir: Path, issuer: TokenIssuer
+) -> AsyncIterator[httpx.AsyncClient]:
+    async def jwks() -> dict[str, Any]:
+        return issuer.jwks()
+
+    # Trust the in-process user subgraph's key without an HTTP hop for the JWKS.
+    subgraph = dataclasses.replace(
+        QUEUING, verifier=lambda settings, _: TokenVerifier(jwks, issuer=settings.jwt_issuer)
+    )
+    async with serve(subgraph, _settings("queuing", infra, contract_data_dir)) as client:
+        yield client

@@ -1,0 +1,98 @@
+"""The user subgraph's contract: its SDL, `_entities` by `id`, and who may see what."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+import jwt
+
+from kindred.sdl import export, subgraph_sdl_files
+from subgraphs.user.security import TokenIssuer
+from tests.support import error_codes, gql, register
+
+ENTITIES = """
+query($representations: [_Any!]!) {
+  _entities(representations: $representations) { ... on User { id displayName version } }
+}"""
+
+
+async def test_the_served_sdl_is_the_committed_one(user_subgraph: httpx.AsyncClient) -> None:
+    body = await gql(user_subgraph, "{ _service { sdl } }")
+    committed = subgraph_sdl_files()["user"].read_text()
+    assert body["data"]["_service"]["sdl"].rstrip() == committed.rstrip()
+    assert export("user") == committed, "run `make compose` to refresh the SDL"
+    assert '@key(fields: "id")' in committed
+
+
+async def test_entities_resolve_users_by_id_in_order(user_subgraph: httpx.AsyncClient) -> None:
+    first = await register(user_subgraph, displayName="First")
+    second = await register(user_subgraph, displayName="Second")
+    unknown = str(uuid.uuid4())
+    representations = [{"__typename": "User", "id": id_} for id_ in (second.id, unknown, first.id)]
+    body = await gql(
+        user_subgraph, ENTITIES, {"representations": representations}, token=first.access_token
+    )
+    assert "errors" not in body, body
+    assert body["data"]["_entities"] == [
+        {"id": second.id, "displayName": "Second", "version": 1},
+        None,
+        {"id": first.id, "displayName": "First", "version": 1},
+    ]
+
+
+async def test_entities_need_a_signed_in_caller(user_subgraph: httpx.AsyncClient) -> None:
+    member = await register(user_subgraph)
+    body = await gql(
+        user_subgraph, ENTITIES, {"representations": [{"__typename": "User", "id": member.id}]}
+    )
+    assert error_codes(body) == ["UNAUTHENTICATED"]
+
+
+async def test_me_needs_a_valid_token(user_subgraph: httpx.AsyncClient) -> None:
+    assert error_codes(await gql(user_subgraph, "{ me { id } }")) == ["UNAUTHENTICATED"]
+    assert error_codes(await gql(user_subgraph, "{ me { id } }", token="not.a.jwt")) == [
+        "UNAUTHENTICATED"
+    ]
+
+
+async def test_only_the_member_reads_their_email(user_subgraph: httpx.AsyncClient) -> None:
+    owner = await register(user_subgraph)
+    other = await register(user_subgraph)
+    query = "query($id: ID!) { user(id: $id) { email } }"
+    mine = await gql(user_subgraph, query, {"id": owner.id}, token=owner.access_token)
+    assert mine["data"]["user"]["email"] == owner.email
+    theirs = await gql(user_subgraph, query, {"id": owner.id}, token=other.access_token)
+    assert error_codes(theirs) == ["FORBIDDEN"]
+
+
+async def test_update_profile_needs_a_signed_in_caller(user_subgraph: httpx.AsyncClient) -> None:
+    body = await gql(
+        user_subgraph, 'mutation { updateProfile(expectedVersion: 1, input: {bio: "x"}) { id } }'
+    )
+    assert error_codes(body) == ["UNAUTHENTICATED"]
+
+
+async def test_the_jwks_verifies_the_tokens_it_issues(
+    user_subgraph: httpx.AsyncClient, issuer: TokenIssuer
+) -> None:
+    member = await register(user_subgraph)
+    jwks = (await user_subgraph.get("/.well-known/jwks.json")).json()
+    [key] = jwks["keys"]
+    assert key["kid"] == jwt.get_unverified_header(member.access_token)["kid"] == issuer.kid_str
+    claims = jwt.decode(
+        member.access_token, jwt.PyJWK(key), algorithms=["ES256"], audience="kindred"
+    )
+    assert claims["sub"] == member.id
+    assert claims["typ"] == "access"
+
+
+async def test_health_checks_database_broker_and_cache(user_subgraph: httpx.AsyncClient) -> None:
+    response = await user_subgraph.get("/health")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "broker": "ok", "cache": "ok"}
+
+
+def test_the_committed_sdl_file_exists_where_supergraph_yaml_says() -> None:
+    assert subgraph_sdl_files()["user"] == Path("subgraphs/user/schema.graphql").resolve()

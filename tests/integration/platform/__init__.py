@@ -1,0 +1,1 @@
+"""The shared platform (outbox, relay, consumer, inbox, cache) against real servers."""

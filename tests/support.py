@@ -1,0 +1,119 @@
+"""Helpers the contract and end-to-end tests share: GraphQL calls, members, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from kindred.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+REGISTER = """
+mutation Register($input: RegisterInput!) {
+  register(input: $input) { accessToken refreshToken user { id version displayName } }
+}"""
+
+
+@dataclasses.dataclass
+class Member:
+    id: str
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.access_token}"}
+
+
+async def gql(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    token: str | None = None,
+    path: str = "/graphql",
+) -> dict[str, Any]:
+    """POSTs a GraphQL request; asserts the transport answered (never a 5xx)."""
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    response = await client.post(
+        path, json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    assert response.status_code < 500, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
+
+
+async def register(client: httpx.AsyncClient, **overrides: Any) -> Member:
+    """A new member with a unique email, signed in."""
+    email = f"m-{uuid.uuid4().hex[:12]}@example.com"
+    password = "correct horse battery"
+    variables = {
+        "input": {
+            "email": email,
+            "password": password,
+            "displayName": "Robin",
+            "birthdate": "1994-03-02",
+            "gender": "NON_BINARY",
+            **overrides,
+        }
+    }
+    body = await gql(client, REGISTER, variables)
+    assert "errors" not in body, body
+    payload = body["data"]["register"]
+    return Member(
+        id=payload["user"]["id"],
+        email=email,
+        password=password,
+        access_token=payload["accessToken"],
+        refresh_token=payload["refreshToken"],
+    )
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], *, within: float = 15.0
+) -> T:
+    """Polls `probe` until `accept` holds for its answer; fails after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        value = await probe()
+        if accept(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not as expected after {within} s: {value!r}")
+        await asyncio.sleep(0.02)
+
+
+def settings_for(
+    subgraph: str,
+    *,
+    postgres_url: str,
+    redis_url: str,
+    kafka_bootstrap: str,
+    data_dir: Path,
+    **changes: Any,
+) -> Settings:
+    """The subgraph's settings pointed at the test session's servers."""
+    return dataclasses.replace(
+        load_settings(subgraph),
+        database_url=f"{postgres_url.rstrip('/')}/{subgraph}_db",
+        redis_url=redis_url,
+        kafka_bootstrap=kafka_bootstrap,
+        data_dir=data_dir,
+        jwt_private_key_path=data_dir / "keys" / "jwt-signing.pem",
+        migrate_on_start=True,
+        **changes,
+    )

@@ -1,0 +1,69 @@
+"""Access tokens signed by the user subgraph verify anywhere that has its JWKS."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from kindred.auth import TokenVerifier, bearer_token
+from kindred.errors import Unauthenticated
+from subgraphs.user.security import TokenIssuer, hash_password, verify_password
+
+
+def _issuer() -> TokenIssuer:
+    return TokenIssuer(
+        ec.generate_private_key(ec.SECP256R1()), issuer="kindred-user", ttl_seconds=60
+    )
+
+
+def _verifier(*issuers: TokenIssuer) -> TokenVerifier:
+    async def jwks() -> dict[str, Any]:
+        return {"keys": [key for issuer in issuers for key in issuer.jwks()["keys"]]}
+
+    return TokenVerifier(jwks, issuer="kindred-user", min_refresh_interval=0)
+
+
+def _verify(verifier: TokenVerifier, token: str) -> str:
+    return asyncio.run(verifier.verify(token)).user_id
+
+
+def test_a_fresh_token_names_its_member() -> None:
+    issuer = _issuer()
+    user_id = uuid.uuid4()
+    assert _verify(_verifier(issuer), issuer.access_token(user_id)) == str(user_id)
+
+
+def test_an_expired_token_is_refused() -> None:
+    issuer = _issuer()
+    old = issuer.access_token(uuid.uuid4(), now=datetime.now(UTC) - timedelta(minutes=5))
+    with pytest.raises(Unauthenticated, match="expired"):
+        _verify(_verifier(issuer), old)
+
+
+def test_a_token_from_another_key_is_refused() -> None:
+    with pytest.raises(Unauthenticated):
+        _verify(_verifier(_issuer()), _issuer().access_token(uuid.uuid4()))
+
+
+def test_a_tampered_token_is_refused() -> None:
+    issuer = _issuer()
+    header, claims, signature = issuer.access_token(uuid.uuid4()).split(".")
+    with pytest.raises(Unauthenticated):
+        _verify(_verifier(issuer), f"{header}.{claims}x.{signature}")
+
+
+def test_the_bearer_scheme_is_required() -> None:
+    assert bearer_token(None) is None
+    assert bearer_token("Bearer abc") == "abc"
+    with pytest.raises(Unauthenticated):
+        bearer_token("Basic abc")
+
+
+def test_passwords_verify_only_against_their_hash() -> None:
+    stored = hash_password("correct horse")
+    assert verify_password(stored, "correct horse")
+    assert not verify_password(stored, "wrong horse")
+    assert not verify_password(None, "correct horse")
