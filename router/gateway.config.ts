@@ -10,7 +10,8 @@
 // Environment:
 //   KINDRED_GATEWAY_DEDUP=0  turn off deduplication of identical in-flight subgraph
 //                            requests (on by default; off for honest benchmarks)
-import { defineConfig } from '@graphql-hive/gateway';
+import { defineConfig, type GatewayPlugin } from '@graphql-hive/gateway';
+import { GraphQLError } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 
 const dedup = process.env.KINDRED_GATEWAY_DEDUP !== '0';
@@ -20,7 +21,36 @@ const dedup = process.env.KINDRED_GATEWAY_DEDUP !== '0';
 // client through the subgraphs.
 const PROPAGATED_HEADERS = ['authorization', 'traceparent', 'tracestate'] as const;
 
+// Every error a client sees carries an `extensions.code`, as the subgraphs' errors do:
+// the gateway's own variable-coercion errors come without one.
+function errorCodes(): GatewayPlugin {
+  const withCode = (error: GraphQLError) =>
+    error.extensions?.code
+      ? error
+      : new GraphQLError(error.message, {
+          nodes: error.nodes,
+          source: error.source,
+          positions: error.positions,
+          path: error.path,
+          originalError: error.originalError,
+          extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
+        });
+  return {
+    onExecute() {
+      return {
+        onExecuteDone({ result, setResult }) {
+          if ('errors' in result && result.errors?.length) {
+            setResult({ ...result, errors: result.errors.map(withCode) });
+          }
+        },
+      };
+    },
+  };
+}
+
 export const gatewayConfig = defineConfig({
+  plugins: () => [errorCodes()],
+
   propagateHeaders: {
     fromClientToSubgraphs({ request }) {
       const headers: Record<string, string> = {};

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -84,12 +85,13 @@ async def register(client: httpx.AsyncClient, **overrides: Any) -> Member:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], *, within: float = 15.0
+    probe: Callable[[], Awaitable[T] | T], accept: Callable[[T], bool], *, within: float = 15.0
 ) -> T:
-    """Polls `probe` until `accept` holds for its answer; fails after `within` seconds."""
+    """Polls `probe` (sync or async) until `accept` holds for its answer, for `within` seconds."""
     deadline = time.monotonic() + within
     while True:
-        value = await probe()
+        answer = probe()
+        value: T = await answer if inspect.isawaitable(answer) else answer  # type: ignore[assignment]
         if accept(value):
             return value
         if time.monotonic() > deadline:

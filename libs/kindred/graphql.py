@@ -83,12 +83,13 @@ def build_schema(
     *, query: type, mutation: type | None = None, types: Iterable[type] = ()
 ) -> Schema:
     """A federation 2 schema with parse/validation caches and request limits."""
+    # Factories, so each request gets fresh extension objects; the caches they use are shared.
     extensions: list[Any] = [
-        ParserCache(maxsize=1000),
-        ValidationCache(maxsize=1000),
-        QueryDepthLimiter(max_depth=12),
-        MaxTokensLimiter(max_token_count=4000),
-        MaxAliasesLimiter(max_alias_count=30),
+        lambda: ParserCache(maxsize=1000),
+        lambda: ValidationCache(maxsize=1000),
+        lambda: QueryDepthLimiter(max_depth=12),
+        lambda: MaxTokensLimiter(max_token_count=4000),
+        lambda: MaxAliasesLimiter(max_alias_count=30),
     ]
     return Schema(
         query=query,

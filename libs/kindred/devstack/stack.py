@@ -129,8 +129,14 @@ class Stack:
             KINDRED_REDIS_URL=self.redis_url,
             KINDRED_KAFKA_BOOTSTRAP=self.kafka_bootstrap,
             KINDRED_DATA_DIR=str(self.data_dir),
+            KINDRED_JWKS_URL=f"{self.subgraph_url('user')}/.well-known/jwks.json",
+            KINDRED_USER_GRAPHQL_URL=f"{self.subgraph_url('user')}/graphql",
         )
         return env
+
+    def subgraph_url(self, name: str) -> str:
+        """Where one subgraph listens, e.g. http://127.0.0.1:3001."""
+        return f"http://127.0.0.1:{self.subgraph_ports[name]}"
 
     # -- subgraphs --------------------------------------------------------------------
 
