@@ -61,13 +61,7 @@ def private_stack(
         repo_root=REPO_ROOT,
         echo=False,
     )
-    user_port = stack.subgraph_ports["user"]
-    # The Stack does not tell subgraphs where the user subgraph is when its port moves.
-    overrides = {
-        "KINDRED_JWKS_URL": f"http://127.0.0.1:{user_port}/.well-known/jwks.json",
-        "KINDRED_USER_GRAPHQL_URL": f"http://127.0.0.1:{user_port}/graphql",
-        **(env or {}),
-    }
+    overrides = dict(env or {})
     saved = {key: os.environ.get(key) for key in overrides}
     os.environ.update(overrides)
     try:

@@ -86,7 +86,9 @@ def _external_infra(databases: list[str]) -> Infra:
 
 
 @pytest.fixture(scope="session")
-def infra(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+def infra(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Infra]:
     """PostgreSQL with every subgraph's database, Redis, and a broker with every topic."""
     if request.config.getoption("--infra") == "external":
         stack_databases = [database_name(name) for name in _declared_subgraphs()]

@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -83,13 +84,17 @@ def build_schema(
     *, query: type, mutation: type | None = None, types: Iterable[type] = ()
 ) -> Schema:
     """A federation 2 schema with parse/validation caches and request limits."""
-    # Factories, so each request gets fresh extension objects; the caches they use are shared.
+    # Built once: the validation cache is keyed by the rule classes, which each limiter
+    # instance creates anew. Factories give each request fresh extension objects.
+    limits = [
+        *QueryDepthLimiter(max_depth=12).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=30).validation_rules,
+    ]
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),
-        lambda: QueryDepthLimiter(max_depth=12),
+        lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=4000),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
     ]
     return Schema(
         query=query,

@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from kindred.devstack.postgres import EmbeddedPostgres, create_databases, database_url
 from kindred.devstack.process import StartupError, free_port, port_answers
+from kindred.devstack.stack import Stack
 from kindred.devstack.supergraph import render_supergraph
 from kindred.topics import Topic, all_topic_names
 
@@ -174,36 +175,41 @@ async def app(scope, receive, send):
 '''
 
 
+def _own_stack(infra, tmp_path: Path, subgraph: str) -> Stack:
+    """A supervisor of its own on the session's servers: stopping it stops only its subgraph."""
+    return Stack(
+        tmp_path / "data",
+        subgraph_ports={subgraph: free_port()},
+        gateway_port=free_port(),
+        postgres_url=infra.postgres_url,
+        redis_url=infra.redis_url,
+        kafka_bootstrap=infra.kafka_bootstrap,
+        repo_root=REPO_ROOT,
+        echo=False,
+    )
+
+
 def test_supervisor_starts_a_subgraph_with_the_stack_urls_and_stops_it(
     infra, tmp_path, monkeypatch
 ):
     (tmp_path / "dummy_subgraph.py").write_text(DUMMY_SUBGRAPH)
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    stack = infra.stack
-    if stack is None:
-        pytest.skip("needs the embedded stack")
-
-    stack.start_subgraph("user", timeout=30, app="dummy_subgraph:app")
-    port = stack.subgraph_ports["user"]
-    try:
+    with _own_stack(infra, tmp_path, "user") as stack:
+        stack.start_subgraph("user", timeout=30, app="dummy_subgraph:app")
+        port = stack.subgraph_ports["user"]
         env = httpx.get(f"http://127.0.0.1:{port}/env").json()
-    finally:
         stack.stop_subgraph("user")
 
-    assert env["KINDRED_POSTGRES_URL"] == infra.postgres_url
-    assert env["KINDRED_REDIS_URL"] == infra.redis_url
-    assert env["KINDRED_KAFKA_BOOTSTRAP"] == infra.kafka_bootstrap
-    assert env["KINDRED_DATA_DIR"] == str(stack.data_dir)
-    assert not port_answers(port)
+        assert env["KINDRED_POSTGRES_URL"] == infra.postgres_url
+        assert env["KINDRED_REDIS_URL"] == infra.redis_url
+        assert env["KINDRED_KAFKA_BOOTSTRAP"] == infra.kafka_bootstrap
+        assert env["KINDRED_DATA_DIR"] == str(stack.data_dir)
+        assert not port_answers(port)
 
 
 def test_supervisor_names_the_subgraph_that_never_gets_healthy(infra, tmp_path, monkeypatch):
     (tmp_path / "broken_subgraph.py").write_text("raise SystemExit('no settings')\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    stack = infra.stack
-    if stack is None:
-        pytest.skip("needs the embedded stack")
-
-    with pytest.raises(StartupError, match=r"(?s)queuing: exited with code \d+.*no settings"):
-        stack.start_subgraph("queuing", timeout=30, app="broken_subgraph:app")
-    stack.stop_subgraph("queuing")
+    with _own_stack(infra, tmp_path, "queuing") as stack:
+        with pytest.raises(StartupError, match=r"(?s)queuing: exited with code \d+.*no settings"):
+            stack.start_subgraph("queuing", timeout=30, app="broken_subgraph:app")

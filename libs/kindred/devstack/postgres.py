@@ -133,6 +133,8 @@ class EmbeddedPostgres:
     def _stop_leftover(self) -> None:
         # A server from a run that was killed still owns this data dir: stop it first.
         if _pg_ctl(self.data_dir, "status", user=self._user, group=self._group) == 0:
+            if self.echo:
+                print(f"[postgres] stopping a server left running on {self.data_dir}", flush=True)
             _pg_ctl(self.data_dir, "-w", "-m", "fast", "stop", user=self._user, group=self._group)
 
     def start(self, timeout: float = 60.0) -> str:

@@ -129,9 +129,12 @@ class Stack:
             KINDRED_REDIS_URL=self.redis_url,
             KINDRED_KAFKA_BOOTSTRAP=self.kafka_bootstrap,
             KINDRED_DATA_DIR=str(self.data_dir),
-            KINDRED_JWKS_URL=f"{self.subgraph_url('user')}/.well-known/jwks.json",
-            KINDRED_USER_GRAPHQL_URL=f"{self.subgraph_url('user')}/graphql",
         )
+        if "user" in self.subgraph_ports:  # a stack of other subgraphs only has no issuer
+            env.update(
+                KINDRED_JWKS_URL=f"{self.subgraph_url('user')}/.well-known/jwks.json",
+                KINDRED_USER_GRAPHQL_URL=f"{self.subgraph_url('user')}/graphql",
+            )
         return env
 
     def subgraph_url(self, name: str) -> str:
@@ -167,7 +170,7 @@ class Stack:
         ensure_port_free(port, f"subgraph {name}", "free the port or stop what runs there")
         argv = [
             sys.executable, "-m", "uvicorn", app or f"subgraphs.{name}.app:app",
-            "--host", "127.0.0.1", "--port", str(port),
+            "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
         ]
         self.subgraphs[name] = ManagedProcess(
             name,

@@ -32,7 +32,7 @@ async def main(url: str, bootstrap: str, topic: str, name: str, delay: float) ->
         bootstrap=bootstrap,
         handlers={topic: slow_apply},
         producer=producer,
-        instance_id=f"{name}-1",
+        instance_id=f"{name}-1",  # a static member: the restart takes its place sooner
     )
     await consumer.start()
     run = asyncio.create_task(consumer.run())

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import psycopg
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -224,6 +225,35 @@ async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered_and_la
     assert b"PoisonError" in headers["kindred-error"]
     assert f"cannot apply {aggregate} v1".encode() in headers["kindred-error"]
     assert headers["kindred-original-topic"] == stream.flaky.encode()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug in kindred.kafka.EventConsumer._process: a database outage longer than the "
+    "retries dead-letters good events instead of waiting for the database",
+)
+async def test_an_event_consumed_while_the_database_is_down_is_applied_once_it_is_back(
+    infra, stream: Stream, producer: EventProducer, scratch_db_url: str
+):
+    aggregate = f"outage-{uuid.uuid4().hex[:6]}"
+    name = scratch_db_url.rsplit("/", 1)[1]
+    admin_url = f"{infra.postgres_url.rstrip('/')}/postgres"
+    async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True) as admin:
+        await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        try:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+            await send(producer, event(stream.copies, aggregate, 1, "during the outage"))
+            await asyncio.sleep(2.0)  # longer than the consumer's retries
+        finally:
+            await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+
+    await eventually(
+        lambda: copy_of(scratch_db_url, aggregate), timeout=8.0, what="applied after the outage"
+    )
+    assert await copy_of(scratch_db_url, aggregate) == (1, "during the outage")
 
 
 async def test_committed_offsets_are_where_a_restarted_consumer_resumes(

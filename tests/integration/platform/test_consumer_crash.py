@@ -8,6 +8,8 @@ import sys
 import uuid
 from pathlib import Path
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
 from kindred.events import Event
 from kindred.kafka import EventProducer
 from tests.integration.platform.conftest import eventually, new_topic, query
@@ -33,6 +35,18 @@ async def spawn_consumer(url: str, bootstrap: str, topic: str, name: str, log: P
             stdout=output,
             stderr=output,
         )
+
+
+async def committed_offsets(bootstrap: str, group: str, topic: str) -> list[int]:
+    """The group's committed offset on each partition of `topic` (0 where none)."""
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await reader.start()
+    try:
+        await reader.topics()
+        partitions = sorted(reader.partitions_for_topic(topic) or ())
+        return [await reader.committed(TopicPartition(topic, p)) or 0 for p in partitions]
+    finally:
+        await reader.stop()
 
 
 async def applied_count(url: str) -> int:
@@ -70,6 +84,9 @@ async def test_a_consumer_killed_mid_stream_resumes_without_loss_or_double_appli
         await first.wait()
         applied_before_restart = await applied_count(scratch_db_url)
         assert 40 <= applied_before_restart < len(events), "not killed mid-stream"
+        # Some applied events were not committed yet: the restart gets them again.
+        committed = await committed_offsets(infra.kafka_bootstrap, name, topic)
+        assert sum(committed) < applied_before_restart, committed
 
         second = await spawn_consumer(scratch_db_url, infra.kafka_bootstrap, topic, name, log)
         await eventually(
@@ -77,7 +94,13 @@ async def test_a_consumer_killed_mid_stream_resumes_without_loss_or_double_appli
             timeout=90.0,
             what="every event applied after the restart",
         )
-        await asyncio.sleep(1.0)  # room for redelivered events to (wrongly) apply again
+        # And the restarted consumer commits its progress to the end of the topic.
+        await eventually(
+            lambda: _committed_total(infra.kafka_bootstrap, name, topic, len(events)),
+            timeout=10.0,
+            what="offsets committed to the end",
+        )
+        await asyncio.sleep(0.5)  # room for redelivered events to (wrongly) apply again
     finally:
         for process in (first, second):
             if process is not None and process.returncode is None:
@@ -102,3 +125,7 @@ async def test_a_consumer_killed_mid_stream_resumes_without_loss_or_double_appli
 
 async def _at_least(url: str, count: int) -> bool:
     return await applied_count(url) >= count
+
+
+async def _committed_total(bootstrap: str, group: str, topic: str, total: int) -> bool:
+    return sum(await committed_offsets(bootstrap, group, topic)) == total

@@ -1,0 +1,19 @@
+"""`python -m bench`: every benchmark in turn, each on its own stack."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import entities_batch, gateway_vs_subgraph, propagation_lag
+
+
+def main() -> None:
+    if len(sys.argv) > 1:
+        sys.exit("usage: python -m bench  (or python -m bench.<name> --help for one)")
+    for benchmark in (propagation_lag, gateway_vs_subgraph, entities_batch):
+        print(f"\n=== {benchmark.NAME} ===", flush=True)
+        benchmark.main([])
+
+
+if __name__ == "__main__":
+    main()
