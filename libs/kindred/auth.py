@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,13 +54,24 @@ def jwks_from_url(url: str, *, timeout: float = 3.0) -> JwksSource:
 class TokenVerifier:
     """Verifies access tokens against a JWKS, refetched when an unknown key id shows up."""
 
-    def __init__(self, source: JwksSource, *, issuer: str, min_refresh_interval: float = 10.0):
+    def __init__(
+        self,
+        source: JwksSource,
+        *,
+        issuer: str,
+        min_refresh_interval: float = 10.0,
+        verified_cache_size: int = 10_000,
+    ) -> None:
         self._source = source
         self._issuer = issuer
         self._keys: dict[str, PyJWK] = {}
         self._fetched_at = float("-inf")
         self._min_refresh_interval = min_refresh_interval
         self._lock = asyncio.Lock()
+        # A client sends the same token on every request: remember what was verified,
+        # until the token expires (signature checks are most of a small request's cost).
+        self._verified: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
+        self._verified_max = verified_cache_size
 
     async def _key(self, kid: str) -> PyJWK:
         if kid not in self._keys:
@@ -83,6 +95,17 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> Identity:
         """The identity in a valid access token; `UNAUTHENTICATED` for anything else."""
+        remembered = self._verified.get(token)
+        if remembered is not None and remembered[1] > time.time():
+            self._verified.move_to_end(token)
+            return remembered[0]
+        identity, expires_at = await self._verify_signature(token)
+        self._verified[token] = (identity, expires_at)
+        if len(self._verified) > self._verified_max:
+            self._verified.popitem(last=False)
+        return identity
+
+    async def _verify_signature(self, token: str) -> tuple[Identity, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -103,4 +126,4 @@ class TokenVerifier:
             raise Unauthenticated(f"The access token is invalid: {error}.") from None
         if claims.get("typ") != "access":
             raise Unauthenticated("This is not an access token.")
-        return Identity(user_id=str(claims["sub"]))
+        return Identity(user_id=str(claims["sub"])), float(claims["exp"])

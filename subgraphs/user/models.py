@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 
 from sqlalchemy import Column, DateTime, String
@@ -70,3 +72,48 @@ class Device(SQLModel, table=True):
     platform: str
     created_at: datetime = Field(sa_column=_timestamp())
     updated_at: datetime = Field(sa_column=_timestamp())
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """What reads of an account need (no credentials); cheap to cache and rebuild."""
+
+    id: uuid.UUID
+    email: str
+    display_name: str
+    birthdate: date
+    gender: str
+    bio: str | None
+    latitude: float | None
+    longitude: float | None
+    interests: list[str]
+    languages: list[str]
+    min_age: int
+    max_age: int
+    genders_sought: list[str]
+    max_distance_km: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Account) -> AccountView:
+        return cls(**{name: getattr(row, name) for name in _VIEW_FIELDS})
+
+    def to_json(self) -> bytes:
+        data = {name: getattr(self, name) for name in _VIEW_FIELDS}
+        for name in ("id", "birthdate", "created_at", "updated_at"):
+            data[name] = str(data[name]) if name == "id" else data[name].isoformat()
+        return json.dumps(data, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> AccountView:
+        data = json.loads(raw)
+        data["id"] = uuid.UUID(data["id"])
+        data["birthdate"] = date.fromisoformat(data["birthdate"])
+        data["created_at"] = datetime.fromisoformat(data["created_at"])
+        data["updated_at"] = datetime.fromisoformat(data["updated_at"])
+        return cls(**data)
+
+
+_VIEW_FIELDS = tuple(field.name for field in fields(AccountView))

@@ -17,7 +17,7 @@ from kindred.graphql import build_schema
 from kindred.ids import parse_id
 from kindred.shared_types import Gender, Location
 from subgraphs.user import service
-from subgraphs.user.models import Account
+from subgraphs.user.models import Account, AccountView
 from subgraphs.user.models import Device as DeviceRow
 from subgraphs.user.security import TokenIssuer
 
@@ -65,7 +65,7 @@ class User:
         return self._email
 
     @classmethod
-    def from_account(cls, account: Account, *, signed_in: bool = False) -> User:
+    def from_account(cls, account: AccountView, *, signed_in: bool = False) -> User:
         return cls(
             id=strawberry.ID(str(account.id)),
             display_name=account.display_name,
@@ -98,7 +98,7 @@ async def load_user(info: Ctx, user_id: uuid.UUID) -> User | None:
     """One user through the request's DataLoader: N lookups in a request cost one query."""
     platform = info.context.platform
 
-    async def load(ids: list[uuid.UUID]) -> list[Account | None]:
+    async def load(ids: list[uuid.UUID]) -> list[AccountView | None]:
         return await service.get_many(platform.db, platform.cache, ids)
 
     account = await info.context.loader("accounts", load).load(user_id)
@@ -230,14 +230,17 @@ def _issuer(info: Ctx) -> TokenIssuer:
     return issuer
 
 
-async def _sign_in(info: Ctx, account: Account, refresh_token: str) -> AuthPayload:
+async def _sign_in(info: Ctx, account: Account | AccountView, refresh_token: str) -> AuthPayload:
     issuer = _issuer(info)
     return AuthPayload(
         access_token=issuer.access_token(account.id),
         refresh_token=refresh_token,
         token_type="Bearer",
         expires_in=issuer.ttl_seconds,
-        user=User.from_account(account, signed_in=True),
+        user=User.from_account(
+            account if isinstance(account, AccountView) else AccountView.from_row(account),
+            signed_in=True,
+        ),
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -18,7 +17,7 @@ from kindred.cache import Cache
 from kindred.db import Database, UnitOfWork
 from kindred.errors import Conflict, NotFound, Unauthenticated
 from subgraphs.user import events, profile, security
-from subgraphs.user.models import Account, Device, RefreshToken
+from subgraphs.user.models import Account, AccountView, Device, RefreshToken
 
 
 def _now() -> datetime:
@@ -27,14 +26,6 @@ def _now() -> datetime:
 
 def _cache_key(user_id: uuid.UUID | str) -> str:
     return f"account:{user_id}"
-
-
-def _to_cache(account: Account) -> bytes:
-    return json.dumps(account.model_dump(mode="json", exclude={"password_hash"})).encode()
-
-
-def _from_cache(raw: bytes) -> Account:
-    return Account.model_validate({**json.loads(raw), "password_hash": ""})
 
 
 async def register(
@@ -144,12 +135,12 @@ async def revoke_refresh_token(session: AsyncSession, *, token: str) -> None:
 
 async def get_many(
     database: Database, cache: Cache, ids: Sequence[uuid.UUID]
-) -> list[Account | None]:
+) -> list[AccountView | None]:
     """Accounts by id, in order (None where unknown or deleted): cache, then one SQL query."""
     keys = [_cache_key(user_id) for user_id in ids]
     cached = await cache.get_many(keys)
     found = {
-        user_id: _from_cache(cached[key])
+        user_id: AccountView.from_json(cached[key])
         for user_id, key in zip(ids, keys, strict=True)
         if key in cached
     }
@@ -163,8 +154,9 @@ async def get_many(
                     )
                 )
             ).all()
-        found.update({row.id: row for row in rows})
-        await cache.add_many({_cache_key(row.id): _to_cache(row) for row in rows})
+        views = [AccountView.from_row(row) for row in rows]
+        found.update({view.id: view for view in views})
+        await cache.add_many({_cache_key(view.id): view.to_json() for view in views})
     return [found.get(user_id) for user_id in ids]
 
 
@@ -175,7 +167,7 @@ async def update_profile(
     expected_version: int,
     changes: Mapping[str, Any],
     today: date,
-) -> Account:
+) -> AccountView:
     """Applies `changes` if the profile is still at `expected_version`, else `CONFLICT`."""
     current = await uow.session.get(Account, user_id)
     if current is None or current.deleted_at is not None:
@@ -197,12 +189,12 @@ async def update_profile(
             currentVersion=current.version,
         )
     uow.publish(events.profile_updated(updated))
-    return updated
+    return AccountView.from_row(updated)
 
 
-async def refresh_cache(cache: Cache, account: Account) -> None:
+async def refresh_cache(cache: Cache, account: AccountView) -> None:
     """After a commit: the cache holds the new version at once."""
-    await cache.put(_cache_key(account.id), _to_cache(account))
+    await cache.put(_cache_key(account.id), account.to_json())
 
 
 async def forget_cached(cache: Cache, user_id: uuid.UUID) -> None:

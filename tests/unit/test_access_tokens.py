@@ -67,3 +67,19 @@ def test_passwords_verify_only_against_their_hash() -> None:
     assert verify_password(stored, "correct horse")
     assert not verify_password(stored, "wrong horse")
     assert not verify_password(None, "correct horse")
+
+
+def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    issuer = _issuer()
+    verifier = _verifier(issuer)
+    user_id = uuid.uuid4()
+    almost_expired = issuer.access_token(user_id, now=datetime.now(UTC) - timedelta(seconds=59))
+
+    async def scenario() -> None:
+        assert (await verifier.verify(almost_expired)).user_id == str(user_id)
+        assert (await verifier.verify(almost_expired)).user_id == str(user_id)
+        await asyncio.sleep(1.2)
+        with pytest.raises(Unauthenticated, match="expired"):
+            await verifier.verify(almost_expired)
+
+    asyncio.run(scenario())

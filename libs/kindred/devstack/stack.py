@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import partial
 import sys
 import urllib.error
 import urllib.request
@@ -245,8 +247,8 @@ class Stack:
 
     def stop(self) -> None:
         """Stop everything that runs, in reverse start order; never raises for one part."""
-        steps = [self.stop_gateway]
-        steps += [lambda n=name: self.stop_subgraph(n) for name in reversed(list(self.subgraphs))]
+        steps: list[Callable[[], None]] = [self.stop_gateway]
+        steps += [partial(self.stop_subgraph, name) for name in reversed(list(self.subgraphs))]
         steps += [part.stop for part in (self.broker, self.redis, self.postgres) if part]
         for step in steps:
             try:

@@ -95,11 +95,11 @@ async def new_topic(bootstrap: str, purpose: str, *, partitions: int = 3) -> str
 
 
 async def read_topic(
-    bootstrap: str, topic: str, count: int, *, timeout: float = 15.0
+    bootstrap: str, topic: str, count: int, *, within: float = 15.0
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """The first `count` messages of every partition of `topic` (no consumer group).
 
-    Fails if fewer arrive within `timeout`; waits a little longer to catch extras.
+    Fails if fewer arrive within `within` seconds; waits a little longer to catch extras.
     """
     reader = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
@@ -112,7 +112,7 @@ async def read_topic(
         reader.assign([TopicPartition(topic, p) for p in sorted(partitions)])
         await reader.seek_to_beginning()
         records: list[ConsumerRecord[bytes, bytes]] = []
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         settle_until: float | None = None
         while time.monotonic() < deadline:
             batches = await reader.getmany(timeout_ms=200)
@@ -124,7 +124,7 @@ async def read_topic(
                 if time.monotonic() >= settle_until:
                     break
         assert len(records) >= count, (
-            f"{topic}: {len(records)} of {count} messages within {timeout} s"
+            f"{topic}: {len(records)} of {count} messages within {within} s"
         )
         return records
     finally:
@@ -132,16 +132,16 @@ async def read_topic(
 
 
 async def eventually(
-    check: Callable[[], Awaitable[Any]], *, timeout: float = 15.0, what: str = "condition"
+    check: Callable[[], Awaitable[Any]], *, within: float = 15.0, what: str = "condition"
 ) -> Any:
-    """Polls `check` until it returns something truthy; fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+    """Polls `check` until it returns something truthy; fails after `within` seconds."""
+    deadline = time.monotonic() + within
     while True:
         result = await check()
         if result:
             return result
         if time.monotonic() >= deadline:
-            raise AssertionError(f"{what}: not reached within {timeout} s (last: {result!r})")
+            raise AssertionError(f"{what}: not reached within {within} s (last: {result!r})")
         await asyncio.sleep(0.05)
 
 

@@ -14,7 +14,8 @@ READ_MODEL_DDL = [
     # One copy per aggregate, at the newest version seen.
     "CREATE TABLE copies (id text PRIMARY KEY, version int NOT NULL, value text NOT NULL)",
     # One row per handler run that committed: shows how often an event was really applied.
-    "CREATE TABLE applied (event_id uuid NOT NULL, aggregate_id text NOT NULL, version int NOT NULL)",
+    "CREATE TABLE applied (event_id uuid NOT NULL, aggregate_id text NOT NULL,"
+    " version int NOT NULL)",
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -102,7 +103,7 @@ async def test_with_redis_stopped_every_call_is_a_quick_miss_and_a_missed_invali
                 assert result == {}, name
 
         # Once retry_after has passed the cache tries Redis again: still quick, still a miss.
-        time.sleep(RETRY_AFTER + 0.1)
+        await asyncio.sleep(RETRY_AFTER + 0.1)
         result, durations["get_many (retrying Redis)"] = await timed(cache.get_many(["kept"]))
         assert result == {}
         _, durations["invalidate (retrying Redis)"] = await timed(cache.invalidate("kept"))
@@ -118,7 +119,7 @@ async def test_with_redis_stopped_every_call_is_a_quick_miss_and_a_missed_invali
     await raw.set(f"{namespace}:kept", b"k1")
     await raw.set(f"{namespace}:untouched", b"u1")
 
-    time.sleep(RETRY_AFTER + 0.1)
+    await asyncio.sleep(RETRY_AFTER + 0.1)
     assert await cache.get_many(["profile", "kept", "untouched"]) == {"untouched": b"u1"}
     assert await raw.exists(f"{namespace}:profile", f"{namespace}:kept") == 0
 
@@ -143,9 +144,9 @@ async def test_an_unreachable_redis_that_keeps_its_data_gets_the_missed_invalida
     # Marked down: this invalidation is only remembered, nothing is sent.
     await cache.invalidate("profile")
 
-    time.sleep(max(0.0, 1.6 - (time.monotonic() - paused_at)))
+    await asyncio.sleep(max(0.0, 1.6 - (time.monotonic() - paused_at)))
     assert await raw.get(f"{namespace}:profile") == b"old"  # still stale in Redis
 
-    time.sleep(RETRY_AFTER)
+    await asyncio.sleep(RETRY_AFTER)
     assert await cache.get_many(["profile"]) == {}
     assert await raw.exists(f"{namespace}:profile") == 0

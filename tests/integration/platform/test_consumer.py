@@ -1,6 +1,6 @@
 """kindred.kafka.EventConsumer: idempotent, version-ordered, dead-lettering, committing.
 
-Tansu takes 5–18 s to let a consumer join its group, so the tests of this module share
+Tansu takes 5 to 18 s to let a consumer join its group, so the tests of this module share
 one consumer (two topics) and wait for its assignment instead of sleeping.
 """
 
@@ -251,7 +251,7 @@ async def test_an_event_consumed_while_the_database_is_down_is_applied_once_it_i
             await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
 
     await eventually(
-        lambda: copy_of(scratch_db_url, aggregate), timeout=8.0, what="applied after the outage"
+        lambda: copy_of(scratch_db_url, aggregate), within=8.0, what="applied after the outage"
     )
     assert await copy_of(scratch_db_url, aggregate) == (1, "during the outage")
 

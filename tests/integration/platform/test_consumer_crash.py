@@ -78,7 +78,7 @@ async def test_a_consumer_killed_mid_stream_resumes_without_loss_or_double_appli
     second = None
     try:
         await eventually(
-            lambda: _at_least(scratch_db_url, 40), timeout=60.0, what="first events applied"
+            lambda: _at_least(scratch_db_url, 40), within=60.0, what="first events applied"
         )
         first.kill()  # SIGKILL: no clean shutdown, no offset commit, no leaving the group
         await first.wait()
@@ -91,13 +91,13 @@ async def test_a_consumer_killed_mid_stream_resumes_without_loss_or_double_appli
         second = await spawn_consumer(scratch_db_url, infra.kafka_bootstrap, topic, name, log)
         await eventually(
             lambda: _at_least(scratch_db_url, len(events)),
-            timeout=90.0,
+            within=90.0,
             what="every event applied after the restart",
         )
         # And the restarted consumer commits its progress to the end of the topic.
         await eventually(
             lambda: _committed_total(infra.kafka_bootstrap, name, topic, len(events)),
-            timeout=10.0,
+            within=10.0,
             what="offsets committed to the end",
         )
         await asyncio.sleep(0.5)  # room for redelivered events to (wrongly) apply again

@@ -9,7 +9,6 @@ import time
 from collections import defaultdict
 
 import pytest
-from opentelemetry import trace
 from sqlalchemy import text
 
 from kindred.db import Database
@@ -122,7 +121,7 @@ async def test_the_relay_publishes_in_order_keyed_by_aggregate_with_the_trace_co
         partitions[key].add(record.partition)
 
         headers = dict(record.headers)
-        version, trace_id, parent_id, flags = headers["traceparent"].decode().split("-")
+        _version, trace_id, parent_id, flags = headers["traceparent"].decode().split("-")
         assert int(trace_id, 16) == context.trace_id
         assert int(parent_id, 16) == context.span_id
         assert int(flags, 16) & 0x01  # sampled
@@ -175,7 +174,7 @@ async def test_a_running_relay_is_woken_by_the_commit_not_by_its_poll(
             uow.publish(event)
             await uow.commit()
 
-        records = await read_topic(infra.kafka_bootstrap, topic, 1, timeout=5.0)
+        records = await read_topic(infra.kafka_bootstrap, topic, 1, within=5.0)
         delivered_after = time.monotonic() - committed_at
     finally:
         task.cancel()
@@ -188,7 +187,7 @@ async def test_a_running_relay_is_woken_by_the_commit_not_by_its_poll(
     assert rows == [(event.event_id, True)]
     # The LISTEN connection goes away with the relay.
     await eventually(
-        lambda: _no_listener(scratch_db_url), timeout=5.0, what="the LISTEN connection closed"
+        lambda: _no_listener(scratch_db_url), within=5.0, what="the LISTEN connection closed"
     )
 
 
