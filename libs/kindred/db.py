@@ -5,9 +5,12 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kindred.telemetry import current_trace_headers
 
 if TYPE_CHECKING:
     from kindred.events import Event
@@ -54,7 +57,7 @@ class UnitOfWork:
 
     def __init__(self, database: Database) -> None:
         self._database = database
-        self._events: list[Event] = []
+        self._events: list[tuple[Event, dict[str, str]]] = []
         self.session: AsyncSession
 
     async def __aenter__(self) -> Self:
@@ -75,8 +78,8 @@ class UnitOfWork:
             await self.session.close()
 
     def publish(self, event: Event) -> None:
-        """Queues `event` for the outbox of this transaction."""
-        self._events.append(event)
+        """Queues `event`, with the trace it is raised in, for this transaction's outbox."""
+        self._events.append((event, current_trace_headers()))
 
     async def commit(self) -> None:
         from kindred.outbox import write_to_outbox
@@ -84,6 +87,6 @@ class UnitOfWork:
         if self._events:
             await write_to_outbox(self.session, self._events)
             # Delivered by PostgreSQL only when the transaction commits: wakes the relay.
-            await self.session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+            await self.session.exec(select(func.pg_notify(OUTBOX_CHANNEL, "")))
             self._events = []
         await self.session.commit()

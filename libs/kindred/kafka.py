@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from opentelemetry import trace
-from sqlalchemy import DateTime, text
-from sqlmodel import Column, Field, SQLModel
+from sqlalchemy import DateTime
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Column, Field, SQLModel, col
 
 from kindred.events import Event, InvalidEvent
 from kindred.telemetry import context_from_kafka_headers, tracer
@@ -70,19 +71,18 @@ class InboxEntry(SQLModel, table=True):
 
 async def claim_in_inbox(uow: UnitOfWork, consumer: str, event: Event) -> bool:
     """Records `event` as processed by `consumer`; False if it already was."""
-    result = await uow.session.execute(
-        text(
-            "INSERT INTO inbox (consumer, event_id, topic, processed_at) "
-            "VALUES (:consumer, :event_id, :topic, :now) ON CONFLICT DO NOTHING"
-        ),
-        {
-            "consumer": consumer,
-            "event_id": event.event_id,
-            "topic": event.topic,
-            "now": datetime.now(UTC),
-        },
+    result = await uow.session.exec(
+        insert(InboxEntry)
+        .values(
+            consumer=consumer,
+            event_id=event.event_id,
+            topic=event.topic,
+            processed_at=datetime.now(UTC),
+        )
+        .on_conflict_do_nothing()
+        .returning(col(InboxEntry.event_id))
     )
-    return bool(getattr(result, "rowcount", 0))
+    return result.first() is not None
 
 
 class _AssignmentListener(ConsumerRebalanceListener):
@@ -158,7 +158,7 @@ class EventConsumer:
                 await self._process(record)
                 last_done = record.offset
         except Exception as error:
-            # Only a failing dead-letter topic gets here: rewind and try the record again.
+            # The database or the dead-letter topic is down: rewind and try the record again.
             resume_at = records[0].offset if last_done is None else last_done + 1
             log.error("%s: stalled at %s@%d: %r", self.name, partition, resume_at, error)
             self._consumer.seek(partition, resume_at)
@@ -199,9 +199,19 @@ class EventConsumer:
                     )
                     if attempt == self._max_attempts:
                         span.record_exception(error)
+                        if not await self._database_answers():
+                            # The database is failing, not the message: rewind and wait.
+                            raise
                         await self._dead_letter(record, error)
                         return
                     await asyncio.sleep(self._retry_delay * 2 ** (attempt - 1))
+
+    async def _database_answers(self) -> bool:
+        try:
+            await asyncio.wait_for(self._database.ping(), 2.0)
+        except Exception:
+            return False
+        return True
 
     async def _apply(self, handler: Handler, event: Event) -> None:
         async with self._database.unit_of_work() as uow:

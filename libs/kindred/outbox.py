@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from aiokafka.errors import MessageSizeTooLargeError
 from sqlalchemy import Column, DateTime, Index, LargeBinary, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel, col, select
@@ -18,7 +19,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kindred.db import OUTBOX_CHANNEL, Database
 from kindred.events import Event
 from kindred.kafka import EventProducer
-from kindred.telemetry import inject_kafka_headers
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,11 @@ class OutboxMessage(SQLModel, table=True):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+        Index(
+            "ix_outbox_pending",
+            "id",
+            postgresql_where=text("published_at IS NULL AND failed_at IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -41,14 +45,19 @@ class OutboxMessage(SQLModel, table=True):
     published_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    # Set when the broker refuses the event for good; kept (with last_error) for an operator.
+    failed_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
     attempts: int = 0
     last_error: str | None = None
 
 
-async def write_to_outbox(session: AsyncSession, events: Sequence[Event]) -> None:
-    """Adds `events` to the session's transaction, with the current trace context."""
-    trace_headers = {name: value.decode() for name, value in inject_kafka_headers()}
-    for event in events:
+async def write_to_outbox(
+    session: AsyncSession, events: Sequence[tuple[Event, dict[str, str]]]
+) -> None:
+    """Adds `events`, each with the trace context it was raised in, to the transaction."""
+    for event, trace_headers in events:
         session.add(
             OutboxMessage(
                 event_id=event.event_id,
@@ -83,42 +92,73 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
 
     async def publish_pending(self) -> int:
-        """Publishes one batch of pending rows; returns how many were sent."""
-        failure: Exception | None = None
+        """Publishes one batch of pending rows in order; returns how many were sent.
+
+        A row the broker refuses for good (too large) is marked failed and skipped;
+        if the broker is unreachable, the rows stay pending and this raises.
+        """
         async with self._database.session() as session, session.begin():
             rows = (
                 await session.exec(
                     select(OutboxMessage)
-                    .where(col(OutboxMessage.published_at).is_(None))
+                    .where(
+                        col(OutboxMessage.published_at).is_(None),
+                        col(OutboxMessage.failed_at).is_(None),
+                    )
                     .order_by(col(OutboxMessage.id))
                     .limit(self._batch_size)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
+            results = await self._send_in_order(rows)
+            now = datetime.now(UTC)
+            unreachable: BaseException | None = None
+            for row, result in zip(rows, results, strict=True):
+                row.attempts += 1
+                if result is None:
+                    row.published_at = now
+                    continue
+                row.last_error = repr(result)[:1000]
+                if isinstance(result, MessageSizeTooLargeError):
+                    row.failed_at = now
+                    log.error("outbox: event %s can never be published: %r", row.event_id, result)
+                else:
+                    unreachable = unreachable or result
+        if unreachable is not None:
+            log.warning("outbox: publishing failed, will retry: %r", unreachable)
+            raise unreachable
+        return sum(result is None for result in results)
+
+    async def _send_in_order(self, rows: Sequence[OutboxMessage]) -> list[BaseException | None]:
+        """Queues every row (in order, so one key keeps its order), then awaits the acks."""
+        deliveries: list[asyncio.Future[object] | BaseException] = []
+        for row in rows:
             try:
-                deliveries = [
+                deliveries.append(
                     await self._producer.send(
                         row.topic,
                         key=row.key,
                         value=row.value,
                         headers=[(k, str(v).encode()) for k, v in row.headers.items()],
                     )
-                    for row in rows
-                ]
-                await asyncio.gather(*deliveries)
+                )
+            except MessageSizeTooLargeError as error:
+                deliveries.append(error)
             except Exception as error:
-                failure = error
-            now = datetime.now(UTC)
-            for row in rows:
-                row.attempts += 1
-                if failure is None:
-                    row.published_at = now
-                else:
-                    row.last_error = repr(failure)[:1000]
-        if failure is not None:
-            log.warning("outbox: publishing %d events failed, will retry: %r", len(rows), failure)
-            raise failure
-        return len(rows)
+                # The broker itself: this row and every one after it wait for the next round.
+                deliveries.extend(error for _ in rows[len(deliveries) :])
+                break
+        results: list[BaseException | None] = []
+        for delivery in deliveries:
+            if isinstance(delivery, BaseException):
+                results.append(delivery)
+                continue
+            try:
+                await delivery
+                results.append(None)
+            except Exception as error:
+                results.append(error)
+        return results
 
     async def run(self) -> None:
         """Publishes forever; cancel the task to stop."""

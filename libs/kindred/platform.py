@@ -51,6 +51,7 @@ class Platform:
                 handlers=handlers,
                 producer=self.producer,
                 fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+                instance_id=settings.instance_id,
             )
             if handlers
             else None

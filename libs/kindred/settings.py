@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,7 @@ class Settings:
     jwt_issuer: str
     jwt_private_key_path: Path
     consumer_fetch_max_wait_ms: int
+    instance_id: str
     service_url: str = field(default="")
 
     @property
@@ -82,5 +84,7 @@ def load_settings(subgraph: str) -> Settings:
             _env("KINDRED_JWT_PRIVATE_KEY_PATH", str(data_dir / "keys" / "jwt-signing.pem"))
         ),
         consumer_fetch_max_wait_ms=int(_env("KINDRED_CONSUMER_FETCH_MAX_WAIT_MS", "10")),
+        # A stable consumer-group member id: a restarted process rejoins at once.
+        instance_id=_env("KINDRED_INSTANCE_ID", f"{subgraph}-{socket.gethostname()}-{port}"),
         service_url=f"http://127.0.0.1:{port}",
     )

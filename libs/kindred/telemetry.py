@@ -51,11 +51,11 @@ def setup_tracing(service: str, exporter: SpanExporter | None = None) -> TracerP
     return provider
 
 
-def inject_kafka_headers() -> list[tuple[str, bytes]]:
-    """The current trace context as Kafka headers."""
+def current_trace_headers() -> dict[str, str]:
+    """The current trace context (`traceparent`, …) as header names and values."""
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
-    return [(name, value.encode()) for name, value in carrier.items()]
+    return carrier
 
 
 def context_from_kafka_headers(headers: Iterable[tuple[str, bytes]] | None) -> otel_context.Context:

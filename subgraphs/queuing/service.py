@@ -49,17 +49,17 @@ async def apply_profile(
         )
         .returning(col(ProfileCopy.user_id))
     )
-    return (await session.execute(statement)).first() is not None
+    return (await session.exec(statement)).first() is not None
 
 
 async def forget_member(session: AsyncSession, *, user_id: uuid.UUID, version: int) -> None:
     """A deleted member leaves the queue; the copy is marked so older news cannot revive it."""
-    await session.execute(
+    await session.exec(
         update(ProfileCopy)
         .where(col(ProfileCopy.user_id) == user_id, col(ProfileCopy.synced_version) < version)
         .values(deleted=True, synced_version=version, synced_at=_now())
     )
-    await session.execute(delete(QueueEntry).where(col(QueueEntry.user_id) == user_id))
+    await session.exec(delete(QueueEntry).where(col(QueueEntry.user_id) == user_id))
 
 
 async def join(
@@ -67,14 +67,14 @@ async def join(
 ) -> None:
     """Puts the member in the queue (again is a no-op) with a copy at least as new as `version`."""
     await apply_profile(session, user_id=user_id, version=version, snapshot=snapshot)
-    await session.execute(
+    await session.exec(
         insert(QueueEntry).values(user_id=user_id, joined_at=_now()).on_conflict_do_nothing()
     )
 
 
 async def leave(session: AsyncSession, *, user_id: uuid.UUID) -> bool:
     """Takes the member out of the queue; False if they were not in it."""
-    result = await session.execute(
+    result = await session.exec(
         delete(QueueEntry)
         .where(col(QueueEntry.user_id) == user_id)
         .returning(col(QueueEntry.user_id))

@@ -114,7 +114,7 @@ async def rotate_refresh_token(
 
 
 async def _revoke_all(session: AsyncSession, user_id: uuid.UUID) -> None:
-    await session.execute(
+    await session.exec(
         update(RefreshToken)
         .where(col(RefreshToken.user_id) == user_id, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=_now())
@@ -123,7 +123,7 @@ async def _revoke_all(session: AsyncSession, user_id: uuid.UUID) -> None:
 
 async def revoke_refresh_token(session: AsyncSession, *, token: str) -> None:
     """Ends the session of `token`; revoking twice, or an unknown token, is not an error."""
-    await session.execute(
+    await session.exec(
         update(RefreshToken)
         .where(
             col(RefreshToken.token_hash) == security.hash_refresh_token(token),
@@ -175,7 +175,7 @@ async def update_profile(
     values = profile.profile_changes(
         changes, current_age_range=(current.min_age, current.max_age), today=today
     )
-    result = await uow.session.execute(
+    result = await uow.session.exec(
         update(Account)
         .where(col(Account.id) == user_id, col(Account.version) == expected_version)
         .values(**values, version=Account.version + 1, updated_at=_now())
@@ -223,7 +223,7 @@ async def register_device(
         )
         .returning(Device)
     )
-    return (await session.execute(statement)).scalars().one()
+    return (await session.exec(statement)).scalars().one()
 
 
 async def delete_account(uow: UnitOfWork, *, user_id: uuid.UUID) -> Account:

@@ -13,6 +13,7 @@ import pytest
 
 from kindred.app import Subgraph, create_app
 from kindred.auth import TokenVerifier
+from kindred.platform import Platform
 from kindred.settings import Settings
 from subgraphs.queuing.app import SUBGRAPH as QUEUING
 from subgraphs.user.app import SUBGRAPH as USER
@@ -20,14 +21,20 @@ from subgraphs.user.security import TokenIssuer, load_or_create_signing_key
 from tests.support import settings_for
 
 
+@dataclasses.dataclass
+class Served:
+    client: httpx.AsyncClient
+    platform: Platform
+
+
 @asynccontextmanager
-async def serve(subgraph: Subgraph, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def serve(subgraph: Subgraph, settings: Settings) -> AsyncIterator[Served]:
     """The subgraph's app, started (migrations, broker, relay) and reachable over ASGI."""
     app = create_app(subgraph, settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://subgraph") as client:
-            yield client
+            yield Served(client, app.state.platform)
 
 
 @pytest.fixture(scope="session")
@@ -57,15 +64,25 @@ def issuer(infra: Any, contract_data_dir: Path) -> TokenIssuer:
 
 
 @pytest.fixture(scope="session")
-async def user_subgraph(infra: Any, contract_data_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(USER, _settings("user", infra, contract_data_dir)) as client:
-        yield client
+async def user_served(infra: Any, contract_data_dir: Path) -> AsyncIterator[Served]:
+    async with serve(USER, _settings("user", infra, contract_data_dir)) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")
-async def queuing_subgraph(
+def user_subgraph(user_served: Served) -> httpx.AsyncClient:
+    return user_served.client
+
+
+@pytest.fixture(scope="session")
+def queuing_subgraph(queuing_served: Served) -> httpx.AsyncClient:
+    return queuing_served.client
+
+
+@pytest.fixture(scope="session")
+async def queuing_served(
     infra: Any, contract_data_dir: Path, issuer: TokenIssuer
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[Served]:
     async def jwks() -> dict[str, Any]:
         return issuer.jwks()
 
@@ -73,5 +90,5 @@ async def queuing_subgraph(
     subgraph = dataclasses.replace(
         QUEUING, verifier=lambda settings, _: TokenVerifier(jwks, issuer=settings.jwt_issuer)
     )
-    async with serve(subgraph, _settings("queuing", infra, contract_data_dir)) as client:
-        yield client
+    async with serve(subgraph, _settings("queuing", infra, contract_data_dir)) as served:
+        yield served

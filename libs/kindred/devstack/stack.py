@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from functools import partial
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from kindred.devstack.broker import EmbeddedBroker, create_topics, run_coroutine
@@ -171,8 +171,15 @@ class Stack:
         port = self.subgraph_ports[name]
         ensure_port_free(port, f"subgraph {name}", "free the port or stop what runs there")
         argv = [
-            sys.executable, "-m", "uvicorn", app or f"subgraphs.{name}.app:app",
-            "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app or f"subgraphs.{name}.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
         ]
         self.subgraphs[name] = ManagedProcess(
             name,
@@ -218,8 +225,13 @@ class Stack:
             raise StartupError(f"{executable} is missing; run `npm ci` in {router}")
         ensure_port_free(self.gateway_port, "the gateway", "free the port")
         argv = [
-            str(executable), "supergraph", str(self.supergraph_path()),
-            "--port", str(self.gateway_port), "--host", "127.0.0.1",
+            str(executable),
+            "supergraph",
+            str(self.supergraph_path()),
+            "--port",
+            str(self.gateway_port),
+            "--host",
+            "127.0.0.1",
         ]
         self.gateway = ManagedProcess(
             "gateway", argv, log_path=self.log_dir / "gateway.log", cwd=router, echo=self.echo

@@ -227,11 +227,6 @@ async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered_and_la
     assert headers["kindred-original-topic"] == stream.flaky.encode()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in kindred.kafka.EventConsumer._process: a database outage longer than the "
-    "retries dead-letters good events instead of waiting for the database",
-)
 async def test_an_event_consumed_while_the_database_is_down_is_applied_once_it_is_back(
     infra, stream: Stream, producer: EventProducer, scratch_db_url: str
 ):

@@ -200,11 +200,6 @@ async def _no_listener(url: str) -> bool:
     return not rows
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in kindred.outbox.OutboxRelay.publish_pending: one row the broker refuses "
-    "fails the whole batch on every round, so nothing behind it is ever published",
-)
 async def test_an_event_the_broker_refuses_does_not_hold_back_the_events_behind_it(
     infra, database: Database, producer: EventProducer, scratch_db_url: str
 ):

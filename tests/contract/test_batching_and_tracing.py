@@ -1,0 +1,117 @@
+"""Entity lookups are one SQL query for N users; a trace crosses HTTP into Kafka headers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import event, text
+
+from kindred.context import RequestContext
+from kindred.platform import Platform
+from subgraphs.queuing import service
+from subgraphs.queuing.schema import load_entry
+from tests.contract.conftest import Served
+from tests.support import gql, register
+
+
+@contextmanager
+def sql_statements(platform: Platform) -> Iterator[list[str]]:
+    """The SQL statements the platform's engine runs inside the block."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    engine = platform.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def _representations(ids: list[str]) -> dict[str, Any]:
+    return {"representations": [{"__typename": "User", "id": id_} for id_ in ids]}
+
+
+async def test_user_entities_for_many_users_cost_one_query(user_served: Served) -> None:
+    members = [await register(user_served.client) for _ in range(12)]
+    ids = [member.id for member in members]
+    await user_served.platform.cache.invalidate(*(f"account:{id_}" for id_ in ids))
+    query = "query($representations: [_Any!]!) { _entities(representations: $representations) { ... on User { id displayName } } }"  # noqa: E501
+    with sql_statements(user_served.platform) as statements:
+        body = await gql(
+            user_served.client, query, _representations(ids), token=members[0].access_token
+        )
+    assert [entity["id"] for entity in body["data"]["_entities"]] == ids
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1, statements
+
+
+async def test_queue_entries_for_many_users_cost_one_query(queuing_served: Served) -> None:
+    # `queueEntry` is private to its member, so no one request asks for several; the
+    # loader behind it is what the router's batched `_entities` calls go through.
+    platform = queuing_served.platform
+    context = RequestContext(request=None, platform=platform, identity=None)
+    info = SimpleNamespace(context=context)
+    queued = [uuid.uuid4() for _ in range(3)]
+    async with platform.db.session() as session, session.begin():
+        for index, user_id in enumerate(queued):
+            snapshot = {
+                "birthdate": "1990-01-01",
+                "gender": "MAN",
+                "latitude": None,
+                "longitude": None,
+                "interests": [f"i{index}"],
+                "languages": [],
+            }
+            await service.join(session, user_id=user_id, version=1, snapshot=snapshot)
+    ids = [*queued, *(uuid.uuid4() for _ in range(9))]
+    with sql_statements(platform) as statements:
+        entries = await asyncio.gather(*(load_entry(info, user_id) for user_id in ids))  # type: ignore[arg-type]
+    assert [entry.interests if entry else None for entry in entries] == [
+        ["i0"],
+        ["i1"],
+        ["i2"],
+        *([None] * 9),
+    ]
+    assert len(statements) == 1, statements
+
+
+TRACED_UPDATE = 'mutation { updateProfile(expectedVersion: 1, input: {bio: "t"}) { version } }'
+
+
+async def test_a_trace_continues_from_the_caller_into_the_outbox(user_served: Served) -> None:
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    member = await register(user_served.client)
+    trace_id = uuid.uuid4().hex
+    traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
+    response = await user_served.client.post(
+        "/graphql",
+        json={"query": TRACED_UPDATE},
+        headers={**member.headers, "traceparent": traceparent},
+    )
+    assert response.json() == {"data": {"updateProfile": {"version": 2}}}
+    server_spans = [s for s in exporter.get_finished_spans() if s.name == "POST /graphql"]
+    assert any(format(s.context.trace_id, "032x") == trace_id for s in server_spans)
+
+    async with user_served.platform.db.engine.connect() as connection:
+        headers = (
+            await connection.execute(
+                text("SELECT headers FROM outbox WHERE key = :key ORDER BY id DESC LIMIT 1"),
+                {"key": member.id},
+            )
+        ).scalar_one()
+    assert headers["traceparent"].split("-")[1] == trace_id
