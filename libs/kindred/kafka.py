@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from opentelemetry import trace
-from sqlalchemy import DateTime
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Column, Field, SQLModel, col
+from sqlmodel import Field, SQLModel, col
 
+from kindred import columns
 from kindred.events import Event, InvalidEvent
 from kindred.telemetry import context_from_kafka_headers, tracer
 from kindred.topics import dead_letter_topic
@@ -66,7 +66,7 @@ class InboxEntry(SQLModel, table=True):
     consumer: str = Field(primary_key=True)
     event_id: uuid.UUID = Field(primary_key=True)
     topic: str
-    processed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    processed_at: datetime = columns.timestamp()
 
 
 async def claim_in_inbox(uow: UnitOfWork, consumer: str, event: Event) -> bool:

@@ -11,11 +11,12 @@ from typing import Any
 
 import psycopg
 from aiokafka.errors import MessageSizeTooLargeError
-from sqlalchemy import Column, DateTime, Index, LargeBinary, text
+from sqlalchemy import Column, Index, LargeBinary, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kindred import columns
 from kindred.db import OUTBOX_CHANNEL, Database
 from kindred.events import Event
 from kindred.kafka import EventProducer
@@ -41,14 +42,10 @@ class OutboxMessage(SQLModel, table=True):
     key: str
     value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     headers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    published_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
+    created_at: datetime = columns.timestamp()
+    published_at: datetime | None = columns.timestamp(nullable=True)
     # Set when the broker refuses the event for good; kept (with last_error) for an operator.
-    failed_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
+    failed_at: datetime | None = columns.timestamp(nullable=True)
     attempts: int = 0
     last_error: str | None = None
 

@@ -16,6 +16,7 @@ from kindred.db import Database
 from kindred.kafka import EventConsumer, EventProducer, Handler
 from kindred.migrations import upgrade
 from kindred.outbox import OutboxRelay
+from kindred.retention import prune
 from kindred.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,17 @@ class Platform:
             await asyncio.to_thread(upgrade, self.settings.database_url, self.migrations_dir)
         await _retry("the broker", self.settings.kafka_bootstrap, self.producer.start)
         self._supervise("outbox-relay", self.relay.run)
+        self._supervise("retention", self._prune_hourly)
         if self.consumer is not None:
             await _retry("the broker", self.settings.kafka_bootstrap, self.consumer.start)
             self._supervise("event-consumer", self.consumer.run)
+
+    async def _prune_hourly(self) -> None:
+        while True:
+            outbox, inbox = await prune(self.db)
+            if outbox or inbox:
+                log.info("retention: pruned %d outbox and %d inbox rows", outbox, inbox)
+            await asyncio.sleep(3600)
 
     def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         async def forever() -> None:

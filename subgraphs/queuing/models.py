@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Column, DateTime, String
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
+
+from kindred import columns
 
 
 class ProfileCopy(SQLModel, table=True):
@@ -24,15 +24,11 @@ class ProfileCopy(SQLModel, table=True):
     gender: str
     latitude: float | None = None
     longitude: float | None = None
-    interests: list[str] = Field(
-        default_factory=list, sa_column=Column(ARRAY(String), nullable=False)
-    )
-    languages: list[str] = Field(
-        default_factory=list, sa_column=Column(ARRAY(String), nullable=False)
-    )
+    interests: list[str] = columns.text_list()
+    languages: list[str] = columns.text_list()
     deleted: bool = False
     synced_version: int
-    synced_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    synced_at: datetime = columns.timestamp()
 
 
 class QueueEntry(SQLModel, table=True):
@@ -41,4 +37,4 @@ class QueueEntry(SQLModel, table=True):
     __tablename__ = "queue_entries"
 
     user_id: uuid.UUID = Field(primary_key=True)
-    joined_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    joined_at: datetime = columns.timestamp()

@@ -7,13 +7,9 @@ import uuid
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 
-from sqlalchemy import Column, DateTime, String
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
-
-def _timestamp(nullable: bool = False) -> Column:
-    return Column(DateTime(timezone=True), nullable=nullable)
+from kindred import columns
 
 
 class Account(SQLModel, table=True):
@@ -30,22 +26,16 @@ class Account(SQLModel, table=True):
     bio: str | None = None
     latitude: float | None = None
     longitude: float | None = None
-    interests: list[str] = Field(
-        default_factory=list, sa_column=Column(ARRAY(String), nullable=False)
-    )
-    languages: list[str] = Field(
-        default_factory=list, sa_column=Column(ARRAY(String), nullable=False)
-    )
+    interests: list[str] = columns.text_list()
+    languages: list[str] = columns.text_list()
     min_age: int = 18
     max_age: int = 99
-    genders_sought: list[str] = Field(
-        default_factory=list, sa_column=Column(ARRAY(String), nullable=False)
-    )
+    genders_sought: list[str] = columns.text_list()
     max_distance_km: int = 50
     version: int = 1
-    created_at: datetime = Field(sa_column=_timestamp())
-    updated_at: datetime = Field(sa_column=_timestamp())
-    deleted_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    created_at: datetime = columns.timestamp()
+    updated_at: datetime = columns.timestamp()
+    deleted_at: datetime | None = columns.timestamp(nullable=True)
 
 
 class RefreshToken(SQLModel, table=True):
@@ -56,9 +46,9 @@ class RefreshToken(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     user_id: uuid.UUID = Field(index=True)
     token_hash: str = Field(unique=True)
-    created_at: datetime = Field(sa_column=_timestamp())
-    expires_at: datetime = Field(sa_column=_timestamp())
-    revoked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    created_at: datetime = columns.timestamp()
+    expires_at: datetime = columns.timestamp()
+    revoked_at: datetime | None = columns.timestamp(nullable=True)
 
 
 class Device(SQLModel, table=True):
@@ -70,8 +60,8 @@ class Device(SQLModel, table=True):
     user_id: uuid.UUID = Field(index=True)
     token: str = Field(unique=True)
     platform: str
-    created_at: datetime = Field(sa_column=_timestamp())
-    updated_at: datetime = Field(sa_column=_timestamp())
+    created_at: datetime = columns.timestamp()
+    updated_at: datetime = columns.timestamp()
 
 
 @dataclass(frozen=True, slots=True)
