@@ -10,8 +10,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Dependencies first, from the lock file, so code changes reuse this layer.
-COPY requirements.lock ./
-RUN pip install -r requirements.lock
+COPY requirements-runtime.lock ./
+RUN pip install -r requirements-runtime.lock
 
 COPY pyproject.toml ./
 COPY libs/ libs/

@@ -7,7 +7,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := router/node_modules/.installed
 SYS_STAMP := $(VENV)/.system-packages
 
-.PHONY: install dev test lint typecheck compose check-compose bench clean-data system-packages
+.PHONY: install dev test lint compose check-compose bench clean-data system-packages lock
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -56,6 +56,20 @@ test: install system-packages lint
 
 bench: install system-packages
 	@$(PY) -m bench
+
+# Re-resolve both lock files after changing the dependencies in pyproject.toml.
+LOCK_VENV := .lock-venv
+lock:
+	@rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	@$(LOCK_VENV)/bin/pip install --quiet --upgrade pip
+	@echo "==> resolving .[embedded,dev] into requirements.lock"
+	@$(LOCK_VENV)/bin/pip install --quiet -e '.[embedded,dev]'
+	@$(LOCK_VENV)/bin/pip freeze --exclude-editable > requirements.lock
+	@echo "==> runtime subset into requirements-runtime.lock"
+	@$(LOCK_VENV)/bin/pip install --quiet --dry-run --ignore-installed \
+	  --report $(LOCK_VENV)/runtime.json -c requirements.lock .
+	@$(LOCK_VENV)/bin/python -m kindred.runtime_lock $(LOCK_VENV)/runtime.json > requirements-runtime.lock
+	@rm -rf $(LOCK_VENV)
 
 clean-data:
 	rm -rf .data

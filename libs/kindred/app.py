@@ -104,10 +104,15 @@ async def _health(request: Request) -> Response:
         if all(v == "ok" for v in checks.values())
         else ("degraded" if essential_ok else "failing")
     )
-    return JSONResponse(
-        {"status": status, "subgraph": platform.settings.subgraph, "checks": checks},
-        status_code=200 if essential_ok else 503,
-    )
+    body: dict[str, object] = {
+        "status": status,
+        "subgraph": platform.settings.subgraph,
+        "checks": checks,
+    }
+    if platform.consumer is not None:
+        # Informational: joining a consumer group takes seconds; events wait meanwhile.
+        body["consumer"] = "assigned" if platform.consumer.assigned.is_set() else "joining"
+    return JSONResponse(body, status_code=200 if essential_ok else 503)
 
 
 def create_app(subgraph: Subgraph, settings: Settings | None = None) -> Starlette:

@@ -86,9 +86,12 @@ async def queuing_served(
     async def jwks() -> dict[str, Any]:
         return issuer.jwks()
 
-    # Trust the in-process user subgraph's key without an HTTP hop for the JWKS.
+    # Trust the in-process user subgraph's key without an HTTP hop for the JWKS. No event
+    # consumer: it would join the consumer group the end-to-end tests' subgraph uses.
     subgraph = dataclasses.replace(
-        QUEUING, verifier=lambda settings, _: TokenVerifier(jwks, issuer=settings.jwt_issuer)
+        QUEUING,
+        handlers={},
+        verifier=lambda settings, _: TokenVerifier(jwks, issuer=settings.jwt_issuer),
     )
     async with serve(subgraph, _settings("queuing", infra, contract_data_dir)) as served:
         yield served

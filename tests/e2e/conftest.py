@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -20,7 +21,19 @@ def stack(infra: Any) -> Iterator[Stack]:
     running: Stack = infra.stack
     running.start_subgraphs()
     running.start_gateway()
+    wait_for_consumer(running, "queuing")
     yield running
+
+
+def wait_for_consumer(stack: Stack, subgraph: str, within: float = 90.0) -> None:
+    """Blocks until the subgraph's event consumer has its partitions (a group join is slow)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        health = httpx.get(f"{stack.subgraph_url(subgraph)}/health", timeout=5).json()
+        if health.get("consumer") == "assigned":
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the {subgraph} consumer got no partitions within {within} s")
 
 
 @pytest.fixture

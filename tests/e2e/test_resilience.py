@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 from kindred.devstack.stack import Stack
 from kindred.events import Event
 from kindred.topics import Topic
+from tests.e2e.conftest import wait_for_consumer
 from tests.support import Member, eventually, gql, register
 
 UPDATE = """
@@ -137,6 +138,7 @@ async def test_a_consumer_killed_mid_stream_resumes_without_loss(
     stack.subgraphs.pop("queuing")
     await writer
     await asyncio.to_thread(stack.start_subgraph, "queuing")
+    await asyncio.to_thread(wait_for_consumer, stack, "queuing")
 
     expected = (rounds + 1, [f"round-{rounds - 1}"])
     for member in members:
