@@ -52,7 +52,7 @@ lint: install
 
 test: install system-packages lint
 	@echo "==> pytest"
-	@$(PY) -m pytest -p no:cacheprovider
+	@$(PY) -m pytest -p no:cacheprovider --durations=10
 
 bench: install system-packages
 	@$(PY) -m bench

@@ -53,8 +53,9 @@ async def test_user_entities_for_many_users_cost_one_query(user_served: Served) 
             user_served.client, query, _representations(ids), token=members[0].access_token
         )
     assert [entity["id"] for entity in body["data"]["_entities"]] == ids
-    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 1, statements
+    # The outbox relay shares the engine; count only what reads accounts.
+    reads = [s for s in statements if "FROM accounts" in s]
+    assert len(reads) == 1, statements
 
 
 async def test_queue_entries_for_many_users_cost_one_query(queuing_served: Served) -> None:
@@ -84,7 +85,7 @@ async def test_queue_entries_for_many_users_cost_one_query(queuing_served: Serve
         ["i2"],
         *([None] * 9),
     ]
-    assert len(statements) == 1, statements
+    assert len([s for s in statements if "FROM queue_entries" in s]) == 1, statements
 
 
 TRACED_UPDATE = 'mutation { updateProfile(expectedVersion: 1, input: {bio: "t"}) { version } }'

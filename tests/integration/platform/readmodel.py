@@ -21,7 +21,7 @@ READ_MODEL_DDL = [
 
 async def apply_if_newer(uow: UnitOfWork, event: Event) -> None:
     """Stores the event's value unless the copy is already at this version or newer."""
-    await uow.session.execute(
+    await (await uow.session.connection()).execute(
         text(
             "INSERT INTO copies (id, version, value) VALUES (:id, :version, :value) "
             "ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, value = EXCLUDED.value "
@@ -33,7 +33,7 @@ async def apply_if_newer(uow: UnitOfWork, event: Event) -> None:
             "value": str(event.payload["value"]),
         },
     )
-    await uow.session.execute(
+    await (await uow.session.connection()).execute(
         text("INSERT INTO applied (event_id, aggregate_id, version) VALUES (:e, :a, :v)"),
         {"e": event.event_id, "a": event.aggregate_id, "v": event.aggregate_version},
     )

@@ -27,7 +27,7 @@ class Boom(RuntimeError):
 async def empty_outbox(database: Database) -> None:
     """Each test counts only its own outbox rows."""
     async with database.session() as session:
-        await session.execute(text("TRUNCATE outbox, copies"))
+        await (await session.connection()).execute(text("TRUNCATE outbox, copies"))
         await session.commit()
 
 
@@ -39,7 +39,9 @@ async def test_a_committed_unit_of_work_writes_the_change_and_its_outbox_rows_to
     second = Event(topic=topic, aggregate_id="bob", aggregate_version=4, payload={"value": "b4"})
 
     async with database.unit_of_work() as uow:
-        await uow.session.execute(text("INSERT INTO copies VALUES ('alice', 1, 'a1')"))
+        await (await uow.session.connection()).execute(
+            text("INSERT INTO copies VALUES ('alice', 1, 'a1')")
+        )
         uow.publish(first)
         uow.publish(second)
         await uow.commit()
@@ -69,7 +71,9 @@ async def test_a_unit_of_work_that_raises_or_is_not_committed_writes_nothing(
 
     with pytest.raises(Boom):
         async with database.unit_of_work() as uow:
-            await uow.session.execute(text("INSERT INTO copies VALUES ('carol', 1, 'c1')"))
+            await (await uow.session.connection()).execute(
+                text("INSERT INTO copies VALUES ('carol', 1, 'c1')")
+            )
             uow.publish(
                 Event(topic=topic, aggregate_id="carol", aggregate_version=1, payload={"value": 1})
             )
@@ -77,7 +81,9 @@ async def test_a_unit_of_work_that_raises_or_is_not_committed_writes_nothing(
             raise Boom("before commit")
 
     async with database.unit_of_work() as uow:
-        await uow.session.execute(text("INSERT INTO copies VALUES ('dave', 1, 'd1')"))
+        await (await uow.session.connection()).execute(
+            text("INSERT INTO copies VALUES ('dave', 1, 'd1')")
+        )
         uow.publish(
             Event(topic=topic, aggregate_id="dave", aggregate_version=1, payload={"value": 1})
         )
@@ -170,7 +176,9 @@ async def test_a_running_relay_is_woken_by_the_commit_not_by_its_poll(
         event = Event(topic=topic, aggregate_id="erin", aggregate_version=7, payload={"value": 7})
         committed_at = time.monotonic()
         async with database.unit_of_work() as uow:
-            await uow.session.execute(text("INSERT INTO copies VALUES ('erin', 7, '7')"))
+            await (await uow.session.connection()).execute(
+                text("INSERT INTO copies VALUES ('erin', 7, '7')")
+            )
             uow.publish(event)
             await uow.commit()
 
