@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import func, text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,15 +34,23 @@ def driver_url(url: str, driver: str = "psycopg") -> str:
 class Database:
     """One connection pool to one subgraph's database."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20, max_overflow: int = 0) -> None:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(
             driver_url(url), pool_size=pool_size, max_overflow=max_overflow
         )
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        # Same pool; no BEGIN/ROLLBACK around a lone SELECT, so one round trip per read.
+        self._reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def session(self) -> AsyncSession:
         return self.sessions()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for single-statement reads, outside any transaction."""
+        async with self._reads.connect() as connection:
+            yield connection
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self)

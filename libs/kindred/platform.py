@@ -38,7 +38,11 @@ class Platform:
         # The subgraph's own long-lived objects (e.g. the user subgraph's token issuer).
         self.state = state
         self.migrations_dir = migrations_dir
-        self.db = Database(settings.database_url)
+        self.db = Database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
         self.cache = Cache(
             settings.redis_url, namespace=settings.subgraph, ttl_seconds=settings.cache_ttl_seconds
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 # Ports fixed by the architecture; a subgraph's port is also in supergraph.yaml.
@@ -54,7 +54,8 @@ class Settings:
     jwt_private_key_path: Path
     consumer_fetch_max_wait_ms: int
     instance_id: str
-    service_url: str = field(default="")
+    db_pool_size: int
+    db_max_overflow: int
 
     @property
     def database_name(self) -> str:
@@ -84,7 +85,10 @@ def load_settings(subgraph: str) -> Settings:
             _env("KINDRED_JWT_PRIVATE_KEY_PATH", str(data_dir / "keys" / "jwt-signing.pem"))
         ),
         consumer_fetch_max_wait_ms=int(_env("KINDRED_CONSUMER_FETCH_MAX_WAIT_MS", "10")),
+        # Connections kept open. Requests beyond it wait for one: overflow connections
+        # would be opened and closed per request under load.
+        db_pool_size=int(_env("KINDRED_DB_POOL_SIZE", "20")),
+        db_max_overflow=int(_env("KINDRED_DB_MAX_OVERFLOW", "0")),
         # A stable consumer-group member id: a restarted process rejoins at once.
         instance_id=_env("KINDRED_INSTANCE_ID", f"{subgraph}-{socket.gethostname()}-{port}"),
-        service_url=f"http://127.0.0.1:{port}",
     )

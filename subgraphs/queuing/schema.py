@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import strawberry
+from sqlalchemy import Row
 from strawberry.types import Info
 
 from kindred.calendar import age_on, today
@@ -16,8 +18,6 @@ from kindred.graphql import build_schema
 from kindred.ids import parse_id
 from kindred.shared_types import Gender, Location
 from subgraphs.queuing import service
-from subgraphs.queuing.models import ProfileCopy
-from subgraphs.queuing.models import QueueEntry as QueueEntryRow
 
 Ctx = Info[RequestContext, None]
 
@@ -39,16 +39,16 @@ class QueueEntry:
     synced_at: datetime = strawberry.field(description="When the copy was last refreshed.")
 
     @classmethod
-    def from_rows(cls, entry: QueueEntryRow, copy: ProfileCopy) -> QueueEntry:
+    def from_row(cls, row: Row[Any]) -> QueueEntry:
         return cls(
-            joined_at=entry.joined_at,
-            age=age_on(copy.birthdate, today()),
-            gender=Gender(copy.gender),
-            location=Location.from_coordinates(copy.latitude, copy.longitude),
-            interests=list(copy.interests),
-            languages=list(copy.languages),
-            synced_version=copy.synced_version,
-            synced_at=copy.synced_at,
+            joined_at=row.joined_at,
+            age=age_on(row.birthdate, today()),
+            gender=Gender(row.gender),
+            location=Location.from_coordinates(row.latitude, row.longitude),
+            interests=list(row.interests),
+            languages=list(row.languages),
+            synced_version=row.synced_version,
+            synced_at=row.synced_at,
         )
 
 
@@ -57,9 +57,9 @@ async def load_entry(info: Ctx, user_id: uuid.UUID) -> QueueEntry | None:
     db = info.context.platform.db
 
     async def load(ids: list[uuid.UUID]) -> list[QueueEntry | None]:
-        async with db.session() as session:
-            rows = await service.entries(session, ids)
-        return [QueueEntry.from_rows(*row) if row else None for row in rows]
+        async with db.read() as connection:
+            rows = await service.entries(connection, ids)
+        return [QueueEntry.from_row(row) if row else None for row in rows]
 
     return await info.context.loader("queue_entries", load).load(user_id)
 

@@ -6,7 +6,9 @@ import json
 import uuid
 from dataclasses import dataclass, fields
 from datetime import date, datetime
+from typing import Any
 
+from sqlalchemy import Row
 from sqlmodel import Field, SQLModel
 
 from kindred import columns
@@ -87,11 +89,11 @@ class AccountView:
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, row: Account) -> AccountView:
-        return cls(**{name: getattr(row, name) for name in _VIEW_FIELDS})
+    def from_row(cls, row: Account | Row[Any]) -> AccountView:
+        return cls(**{name: getattr(row, name) for name in VIEW_FIELDS})
 
     def to_json(self) -> bytes:
-        data = {name: getattr(self, name) for name in _VIEW_FIELDS}
+        data = {name: getattr(self, name) for name in VIEW_FIELDS}
         for name in ("id", "birthdate", "created_at", "updated_at"):
             data[name] = str(data[name]) if name == "id" else data[name].isoformat()
         return json.dumps(data, separators=(",", ":")).encode()
@@ -106,4 +108,4 @@ class AccountView:
         return cls(**data)
 
 
-_VIEW_FIELDS = tuple(field.name for field in fields(AccountView))
+VIEW_FIELDS = tuple(field.name for field in fields(AccountView))

@@ -17,7 +17,7 @@ from kindred.cache import Cache
 from kindred.db import Database, UnitOfWork
 from kindred.errors import Conflict, NotFound, Unauthenticated
 from subgraphs.user import events, profile, security
-from subgraphs.user.models import Account, AccountView, Device, RefreshToken
+from subgraphs.user.models import VIEW_FIELDS, Account, AccountView, Device, RefreshToken
 
 
 def _now() -> datetime:
@@ -146,15 +146,13 @@ async def get_many(
     }
     missing = [user_id for user_id in set(ids) if user_id not in found]
     if missing:
-        async with database.session() as session:
-            rows = (
-                await session.exec(
-                    select(Account).where(
-                        col(Account.id).in_(missing), col(Account.deleted_at).is_(None)
-                    )
+        async with database.read() as connection:
+            rows = await connection.execute(
+                select(*(col(getattr(Account, name)) for name in VIEW_FIELDS)).where(
+                    col(Account.id).in_(missing), col(Account.deleted_at).is_(None)
                 )
-            ).all()
-        views = [AccountView.from_row(row) for row in rows]
+            )
+            views = [AccountView.from_row(row) for row in rows]
         found.update({view.id: view for view in views})
         await cache.add_many({_cache_key(view.id): view.to_json() for view in views})
     return [found.get(user_id) for user_id in ids]

@@ -164,7 +164,8 @@ class EmbeddedPostgres:
                 str(int(timeout)),
                 # TCP on loopback only, no Unix socket (its path would depend on the data dir).
                 "-o",
-                f"-h 127.0.0.1 -p {self.port} -k ''",
+                # Room for every subgraph's pool (ten subgraphs, a few replicas each).
+                f"-h 127.0.0.1 -p {self.port} -k '' -c max_connections=500",
                 "start",
             ],
             log_path=self.log_dir / "postgres.log",

@@ -185,7 +185,7 @@ class Stack:
             name,
             argv,
             log_path=self.log_dir / f"{name}.log",
-            env=self.subgraph_env(),
+            env={**self.subgraph_env(), "KINDRED_PORT": str(port)},
             cwd=self.repo_root,
             echo=self.echo,
         )
