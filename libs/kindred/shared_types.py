@@ -6,6 +6,12 @@ from enum import Enum
 
 import strawberry
 
+# Every subgraph describes the `User` entity alike (composition warns otherwise).
+USER_DESCRIPTION = (
+    "A member of Kindred. `email`, `birthdate`, `location` and `preferences` are the "
+    "member's own: anyone else gets `FORBIDDEN` for them."
+)
+
 
 @strawberry.enum(description="How a member describes their gender.")
 class Gender(Enum):

@@ -16,7 +16,7 @@ from kindred.entities import fetch_entities
 from kindred.errors import Forbidden, NotFound
 from kindred.graphql import build_schema
 from kindred.ids import parse_id
-from kindred.shared_types import Gender, Location
+from kindred.shared_types import USER_DESCRIPTION, Gender, Location
 from subgraphs.queuing import service
 
 Ctx = Info[RequestContext, None]
@@ -64,7 +64,7 @@ async def load_entry(info: Ctx, user_id: uuid.UUID) -> QueueEntry | None:
     return await info.context.loader("queue_entries", load).load(user_id)
 
 
-@strawberry.federation.type(keys=["id"], description="A member of Kindred.")
+@strawberry.federation.type(keys=["id"], description=USER_DESCRIPTION)
 class User:
     id: strawberry.ID
 

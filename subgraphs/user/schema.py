@@ -15,7 +15,7 @@ from kindred.context import RequestContext
 from kindred.errors import BadUserInput, Forbidden, NotFound
 from kindred.graphql import build_schema
 from kindred.ids import parse_id
-from kindred.shared_types import Gender, Location
+from kindred.shared_types import USER_DESCRIPTION, Gender, Location
 from subgraphs.user import service
 from subgraphs.user.models import Account, AccountView
 from subgraphs.user.models import Device as DeviceRow
@@ -32,59 +32,72 @@ class Preferences:
     max_distance_km: int = strawberry.field(description="How far away a match may live, in km.")
 
 
-@strawberry.federation.type(keys=["id"], description="A member of Kindred.")
+@strawberry.federation.type(keys=["id"], description=USER_DESCRIPTION)
 class User:
     id: strawberry.ID = strawberry.field(description="Stable id of the member.")
     display_name: str = strawberry.field(description="The name shown to other members.")
-    birthdate: date = strawberry.field(description="Date of birth.")
     gender: Gender = strawberry.field(description="The member's gender.")
     bio: str | None = strawberry.field(description="A few words about the member.")
-    location: Location | None = strawberry.field(description="Where the member is, if shared.")
     interests: list[str] = strawberry.field(description="Interests, most important first.")
     languages: list[str] = strawberry.field(
         description="Spoken languages as codes (`en`, `pt-br`)."
     )
-    preferences: Preferences = strawberry.field(description="What the member looks for.")
     version: int = strawberry.field(
         description="Profile version; pass it as `expectedVersion` to `updateProfile`."
     )
     created_at: datetime = strawberry.field(description="When the account was created.")
     updated_at: datetime = strawberry.field(description="When the profile last changed.")
-    _email: strawberry.Private[str]
+    _account: strawberry.Private[AccountView]
     # Set on the payload of register/login: the caller just proved who they are.
     _signed_in: strawberry.Private[bool] = False
 
+    def _owner_only(self, info: Ctx, field: str) -> None:
+        if not self._signed_in and info.context.require_identity().user_id != str(self.id):
+            raise Forbidden(f"Only the member can read their {field}.", field=field)
+
     @strawberry.field(description="Age in completed years, today.")
     def age(self) -> int:
-        return age_on(self.birthdate, today())
+        return age_on(self._account.birthdate, today())
 
-    @strawberry.field(description="Sign-in email; only the member may read it.")
-    def email(self, info: Ctx) -> str:
-        if not self._signed_in and info.context.require_identity().user_id != str(self.id):
-            raise Forbidden("Only the member can read their email.")
-        return self._email
+    @strawberry.field(description="Sign-in email (the member's own).")
+    def email(self, info: Ctx) -> str | None:
+        self._owner_only(info, "email")
+        return self._account.email
+
+    @strawberry.field(description="Date of birth (the member's own; others see `age`).")
+    def birthdate(self, info: Ctx) -> date | None:
+        self._owner_only(info, "birthdate")
+        return self._account.birthdate
+
+    @strawberry.field(description="Where the member is, if shared (the member's own).")
+    def location(self, info: Ctx) -> Location | None:
+        self._owner_only(info, "location")
+        return Location.from_coordinates(self._account.latitude, self._account.longitude)
+
+    @strawberry.field(description="What the member looks for (the member's own).")
+    def preferences(self, info: Ctx) -> Preferences | None:
+        self._owner_only(info, "preferences")
+        account = self._account
+        return Preferences(
+            min_age=account.min_age,
+            max_age=account.max_age,
+            genders_sought=[Gender(value) for value in account.genders_sought],
+            max_distance_km=account.max_distance_km,
+        )
 
     @classmethod
     def from_account(cls, account: AccountView, *, signed_in: bool = False) -> User:
         return cls(
             id=strawberry.ID(str(account.id)),
             display_name=account.display_name,
-            birthdate=account.birthdate,
             gender=Gender(account.gender),
             bio=account.bio,
-            location=Location.from_coordinates(account.latitude, account.longitude),
             interests=list(account.interests),
             languages=list(account.languages),
-            preferences=Preferences(
-                min_age=account.min_age,
-                max_age=account.max_age,
-                genders_sought=[Gender(value) for value in account.genders_sought],
-                max_distance_km=account.max_distance_km,
-            ),
             version=account.version,
             created_at=account.created_at,
             updated_at=account.updated_at,
-            _email=account.email,
+            _account=account,
             _signed_in=signed_in,
         )
 

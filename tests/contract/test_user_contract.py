@@ -57,14 +57,30 @@ async def test_me_needs_a_valid_token(user_subgraph: httpx.AsyncClient) -> None:
     ]
 
 
-async def test_only_the_member_reads_their_email(user_subgraph: httpx.AsyncClient) -> None:
+async def test_private_fields_are_the_members_own(user_subgraph: httpx.AsyncClient) -> None:
     owner = await register(user_subgraph)
     other = await register(user_subgraph)
-    query = "query($id: ID!) { user(id: $id) { email } }"
+    private = ("email", "birthdate", "location { latitude }", "preferences { minAge }")
+    fields = " ".join(private)
+    query = f"query($id: ID!) {{ user(id: $id) {{ displayName age {fields} }} }}"
     mine = await gql(user_subgraph, query, {"id": owner.id}, token=owner.access_token)
+    assert "errors" not in mine, mine
     assert mine["data"]["user"]["email"] == owner.email
+    assert mine["data"]["user"]["birthdate"] == "1994-03-02"
+    assert mine["data"]["user"]["preferences"] == {"minAge": 18}
+
     theirs = await gql(user_subgraph, query, {"id": owner.id}, token=other.access_token)
-    assert error_codes(theirs) == ["FORBIDDEN"]
+    assert error_codes(theirs) == ["FORBIDDEN"] * 4
+    assert sorted(e["extensions"]["field"] for e in theirs["errors"]) == [
+        "birthdate",
+        "email",
+        "location",
+        "preferences",
+    ]
+    # The public part of the profile still arrives.
+    assert theirs["data"]["user"]["displayName"] == "Robin"
+    assert theirs["data"]["user"]["age"] > 18
+    assert theirs["data"]["user"]["location"] is None
 
 
 async def test_update_profile_needs_a_signed_in_caller(user_subgraph: httpx.AsyncClient) -> None:
