@@ -6,6 +6,7 @@ import collections
 import ctypes
 import itertools
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -28,11 +29,20 @@ class StartupError(RuntimeError):
     """A part of the stack did not come up; the message says what to do next."""
 
 
+# Below Linux's ephemeral range (32768+): a port handed out here cannot be taken by
+# some process's outgoing connection between choosing it and a server binding it.
+_FREE_PORT_RANGE = range(20_000, 32_000)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on now and no earlier call returned."""
+    for _ in range(1000):
+        port = random.choice(_FREE_PORT_RANGE)
+        if port not in _handed_out and port_is_free(port):
+            _handed_out.add(port)
+            return port
+    raise StartupError("no free TCP port between 20000 and 32000 on 127.0.0.1")
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
