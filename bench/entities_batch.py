@@ -39,7 +39,7 @@ from subgraphs.user.app import SUBGRAPH as USER
 NAME = "entities_batch"
 ENTITIES = """
 query($r: [_Any!]!) {
-  _entities(representations: $r) { ... on User { id displayName birthdate gender } }
+  _entities(representations: $r) { ... on User { id displayName age gender } }
 }"""
 REGISTER = """
 mutation($input: RegisterInput!) { register(input: $input) { accessToken user { id } } }"""
