@@ -14,7 +14,7 @@ import httpx
 import jwt
 from jwt import PyJWK
 
-from kindred.errors import Unauthenticated
+from kindred.errors import Unauthenticated, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class TokenVerifier:
         self._issuer = issuer
         self._keys: dict[str, PyJWK] = {}
         self._fetched_at = float("-inf")
+        self._fetch_failed = False
         self._min_refresh_interval = min_refresh_interval
         self._lock = asyncio.Lock()
         # A client sends the same token on every request: remember what was verified,
@@ -79,19 +80,23 @@ class TokenVerifier:
                 stale = time.monotonic() - self._fetched_at >= self._min_refresh_interval
                 if kid not in self._keys and stale:
                     await self._refresh()
-        try:
+        if kid in self._keys:
             return self._keys[kid]
-        except KeyError:
-            raise Unauthenticated("The access token was signed by an unknown key.") from None
+        if self._fetch_failed:
+            # Not the caller's fault: the token may be fine, we cannot check it now.
+            raise Unavailable("Access tokens cannot be verified right now; try again shortly.")
+        raise Unauthenticated("The access token was signed by an unknown key.")
 
     async def _refresh(self) -> None:
         try:
             jwks = await self._source()
         except Exception as error:
             log.warning("auth: fetching the JWKS failed: %r", error)
+            self._fetch_failed = True
             return
         self._keys = {key["kid"]: PyJWK(key) for key in jwks.get("keys", []) if "kid" in key}
         self._fetched_at = time.monotonic()
+        self._fetch_failed = False
 
     async def verify(self, token: str) -> Identity:
         """The identity in a valid access token; `UNAUTHENTICATED` for anything else."""

@@ -151,3 +151,26 @@ async def test_a_consumer_killed_mid_stream_resumes_without_loss(
         "SELECT count(*), count(DISTINCT event_id) FROM inbox WHERE consumer = 'queuing-subgraph'"
     ).fetchone()
     assert applied is not None and applied[0] == applied[1]
+
+
+async def test_joining_while_the_user_subgraph_is_down_is_unavailable_and_changes_nothing(
+    gateway: httpx.AsyncClient, stack: Stack, queuing_db: psycopg.Connection[Any]
+) -> None:
+    member = await register(gateway)
+    # Queuing has the user subgraph's keys once it has seen one token.
+    assert "errors" not in await gql(gateway, "{ queueLength }", token=member.access_token)
+    await asyncio.to_thread(stack.stop_subgraph, "user")
+    try:
+        async with httpx.AsyncClient(base_url=stack.subgraph_url("queuing")) as queuing:
+            body = await gql(queuing, "mutation { joinQueue { age } }", token=member.access_token)
+    finally:
+        await asyncio.to_thread(stack.start_subgraph, "user")
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["SERVICE_UNAVAILABLE"]
+    entries = queuing_db.execute(
+        "SELECT count(*) FROM queue_entries WHERE user_id = %s", (member.id,)
+    ).fetchone()
+    assert entries == (0,)
+    joined = await gql(
+        gateway, "mutation { joinQueue { syncedVersion } }", token=member.access_token
+    )
+    assert joined == {"data": {"joinQueue": {"syncedVersion": 1}}}

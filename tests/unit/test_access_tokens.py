@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kindred.auth import TokenVerifier, bearer_token
-from kindred.errors import Unauthenticated
+from kindred.errors import Unauthenticated, Unavailable
 from subgraphs.user.security import TokenIssuer, hash_password, verify_password
 
 
@@ -83,3 +83,12 @@ def test_a_remembered_token_is_refused_once_it_expires() -> None:
             await verifier.verify(almost_expired)
 
     asyncio.run(scenario())
+
+
+def test_an_unreachable_key_set_is_unavailable_not_unauthenticated() -> None:
+    async def unreachable() -> dict[str, Any]:
+        raise ConnectionError("connection refused")
+
+    verifier = TokenVerifier(unreachable, issuer="kindred-user", min_refresh_interval=0)
+    with pytest.raises(Unavailable):
+        _verify(verifier, _issuer().access_token(uuid.uuid4()))
