@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+from opentelemetry import trace
 
 from kindred.errors import ErrorCode, KindredError, Unavailable
-from kindred.telemetry import inject_http_headers
+from kindred.telemetry import inject_http_headers, tracer
 
 
 class _RemoteError(KindredError):
@@ -37,15 +38,20 @@ async def fetch_entities(
         "query($r: [_Any!]!) { _entities(representations: $r) "
         f"{{ ... on {typename} {{ {selection} }} }} }}"
     )
-    headers = inject_http_headers({"content-type": "application/json"})
-    if authorization:
-        headers["authorization"] = authorization
     body = {"query": query, "variables": {"r": [{"__typename": typename, "id": i} for i in ids]}}
-    try:
-        response = await http.post(url, json=body, headers=headers)
-        payload = response.json()
-    except (httpx.HTTPError, ValueError) as error:
-        raise Unavailable(f"The {typename} owner cannot be reached; try again shortly.") from error
+    with tracer.start_as_current_span(f"_entities {typename}", kind=trace.SpanKind.CLIENT) as span:
+        span.set_attribute("server.address", url)
+        headers = inject_http_headers({"content-type": "application/json"})
+        if authorization:
+            headers["authorization"] = authorization
+        try:
+            response = await http.post(url, json=body, headers=headers)
+            payload = response.json()
+        except (httpx.HTTPError, ValueError) as error:
+            span.record_exception(error)
+            raise Unavailable(
+                f"The {typename} owner cannot be reached; try again shortly."
+            ) from error
     if payload.get("errors"):
         first = payload["errors"][0]
         raise _RemoteError(
