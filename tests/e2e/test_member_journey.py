@@ -117,8 +117,10 @@ async def test_registering_a_device_twice_is_one_device(
     assert rows == [(member.id, "ANDROID")]
 
 
-async def test_a_deleted_member_leaves_the_queue(
-    gateway: httpx.AsyncClient, queuing_db: psycopg.Connection[Any]
+async def test_a_deleted_member_leaves_the_queue_and_is_erased(
+    gateway: httpx.AsyncClient,
+    queuing_db: psycopg.Connection[Any],
+    user_db: psycopg.Connection[Any],
 ) -> None:
     member = await register(gateway)
     await gql(gateway, "mutation { joinQueue { syncedVersion } }", token=member.access_token)
@@ -139,3 +141,10 @@ async def test_a_deleted_member_leaves_the_queue(
         {"e": member.email, "p": member.password},
     )
     assert error_codes(login) == ["UNAUTHENTICATED"]
+    # What identified the member is gone, and the email can sign up again.
+    row = user_db.execute(
+        "SELECT email, display_name, bio FROM accounts WHERE id = %s", (member.id,)
+    ).fetchone()
+    assert row == (f"deleted-{member.id}@deleted.invalid", "Deleted member", None)
+    again = await register(gateway, email=member.email)
+    assert again.id != member.id
