@@ -176,6 +176,11 @@ async def update_profile(
     values = profile.profile_changes(
         changes, current_age_range=(current.min_age, current.max_age), today=today
     )
+    if all(getattr(current, name) == value for name, value in values.items()):
+        # Nothing would change: no new version, no event, but a stale version still loses.
+        if current.version != expected_version:
+            raise _stale(expected_version, current.version)
+        return AccountView.from_row(current)
     result = await uow.session.exec(
         update(Account)
         .where(col(Account.id) == user_id, col(Account.version) == expected_version)
@@ -185,12 +190,16 @@ async def update_profile(
     )
     updated = result.scalars().first()
     if updated is None:
-        raise Conflict(
-            f"The profile changed since version {expected_version}; reload it and try again.",
-            currentVersion=current.version,
-        )
+        raise _stale(expected_version, current.version)
     uow.publish(events.profile_updated(updated))
     return AccountView.from_row(updated)
+
+
+def _stale(expected_version: int, current_version: int) -> Conflict:
+    return Conflict(
+        f"The profile changed since version {expected_version}; reload it and try again.",
+        currentVersion=current_version,
+    )
 
 
 async def refresh_cache(cache: Cache, account: AccountView) -> None:

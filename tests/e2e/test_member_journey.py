@@ -148,3 +148,17 @@ async def test_a_deleted_member_leaves_the_queue_and_is_erased(
     assert row == (f"deleted-{member.id}@deleted.invalid", "Deleted member", None)
     again = await register(gateway, email=member.email)
     assert again.id != member.id
+
+
+async def test_an_update_that_changes_nothing_makes_no_new_version(
+    gateway: httpx.AsyncClient, user_db: psycopg.Connection[Any]
+) -> None:
+    member = await register(gateway, displayName="Same")
+    same = await gql(
+        gateway, UPDATE, {"input": {"displayName": "Same"}, "v": 1}, token=member.access_token
+    )
+    assert same["data"]["updateProfile"]["version"] == 1
+    stale = await gql(gateway, UPDATE, {"input": {}, "v": 0}, token=member.access_token)
+    assert error_codes(stale) == ["CONFLICT"]
+    events = user_db.execute("SELECT count(*) FROM outbox WHERE key = %s", (member.id,)).fetchone()
+    assert events == (1,), "only the sign-up event"
