@@ -48,7 +48,7 @@ lint: install
 	@echo "==> ruff"
 	@$(VENV)/bin/ruff check libs subgraphs tests bench
 	@echo "==> mypy"
-	@$(VENV)/bin/mypy libs/kindred subgraphs
+	@$(VENV)/bin/mypy libs/kindred subgraphs bench tests
 
 test: install system-packages lint
 	@echo "==> pytest"

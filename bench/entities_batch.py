@@ -157,7 +157,9 @@ async def measure(stack: Stack, users: int, requests: int) -> dict[str, Any]:
                 progress(f"{phase} cache: 10 unmeasured requests, then {requests} measured")
                 for _ in range(10):
                     await one(cold)
-                latencies, counts, texts = [], Counter(), Counter()
+                latencies: list[float] = []
+                counts: Counter[int] = Counter()
+                texts: Counter[str] = Counter()
                 for _ in range(requests):
                     elapsed, statements = await one(cold)
                     latencies.append(elapsed)

@@ -7,7 +7,7 @@ import dataclasses
 import inspect
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -85,13 +85,13 @@ async def register(client: httpx.AsyncClient, **overrides: Any) -> Member:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T] | T], accept: Callable[[T], bool], *, within: float = 15.0
-) -> T:
+    probe: Callable[[], Any], accept: Callable[[Any], bool], *, within: float = 15.0
+) -> Any:
     """Polls `probe` (sync or async) until `accept` holds for its answer, for `within` seconds."""
     deadline = time.monotonic() + within
     while True:
         answer = probe()
-        value: T = await answer if inspect.isawaitable(answer) else answer  # type: ignore[assignment]
+        value = await answer if inspect.isawaitable(answer) else answer
         if accept(value):
             return value
         if time.monotonic() > deadline:

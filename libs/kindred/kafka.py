@@ -15,7 +15,7 @@ from opentelemetry import trace
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Field, SQLModel, col
 
-from kindred import columns
+import kindred.columns as columns
 from kindred.events import Event, InvalidEvent
 from kindred.telemetry import context_from_kafka_headers, tracer
 from kindred.topics import dead_letter_topic

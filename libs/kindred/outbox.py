@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kindred import columns
+import kindred.columns as columns
 from kindred.db import OUTBOX_CHANNEL, Database
 from kindred.events import Event
 from kindred.kafka import EventProducer

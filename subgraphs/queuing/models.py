@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from sqlmodel import Field, SQLModel
 
-from kindred import columns
+import kindred.columns as columns
 
 
 class ProfileCopy(SQLModel, table=True):

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlmodel import Field, SQLModel
 
-from kindred import columns
+import kindred.columns as columns
 
 
 class Account(SQLModel, table=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 import httpx
@@ -143,7 +144,7 @@ async def test_a_consumer_killed_mid_stream_resumes_without_loss(
     expected = (rounds + 1, [f"round-{rounds - 1}"])
     for member in members:
         await eventually(
-            lambda m=member: _copy(queuing_db, m),
+            partial(_copy, queuing_db, member),
             lambda copy: copy == expected,
             within=60,
         )

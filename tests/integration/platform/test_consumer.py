@@ -283,7 +283,7 @@ async def test_committed_offsets_are_where_a_restarted_consumer_resumes(
         await successor.stop()
 
     consumed = [
-        span.attributes["messaging.kafka.offset"]
+        (span.attributes or {})["messaging.kafka.offset"]
         for span in spans.get_finished_spans()
         if span.name == f"consume {stream.copies}"
     ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from sqlmodel import select
+
 from kindred.db import Database
 from kindred.kafka import InboxEntry
 from kindred.outbox import OutboxMessage
@@ -36,8 +38,8 @@ async def test_pruning_keeps_what_is_recent_or_unpublished(database: Database) -
     assert await prune(database, now=now) == (1, 1)
 
     async with database.session() as session:
-        outbox_ids = set((await session.exec(OutboxMessage.__table__.select())).scalars())
-        inbox_ids = {row.event_id for row in (await session.exec(InboxEntry.__table__.select()))}
+        outbox_ids = set((await session.exec(select(OutboxMessage.id))).all())
+        inbox_ids = set((await session.exec(select(InboxEntry.event_id))).all())
     assert outbox_ids == {row.id for row in keep_outbox}
     assert inbox_ids == {row.event_id for row in keep_inbox}
     assert await prune(database, now=now) == (0, 0)
