@@ -85,7 +85,11 @@ async def register(client: httpx.AsyncClient, **overrides: Any) -> Member:
 
 
 async def eventually(
-    probe: Callable[[], Any], accept: Callable[[Any], bool], *, within: float = 15.0
+    probe: Callable[[], Any],
+    accept: Callable[[Any], bool] = bool,
+    *,
+    within: float = 15.0,
+    what: str = "condition",
 ) -> Any:
     """Polls `probe` (sync or async) until `accept` holds for its answer, for `within` seconds."""
     deadline = time.monotonic() + within
@@ -95,7 +99,7 @@ async def eventually(
         if accept(value):
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"still not as expected after {within} s: {value!r}")
+            raise AssertionError(f"{what}: not reached within {within} s (last: {value!r})")
         await asyncio.sleep(0.02)
 
 

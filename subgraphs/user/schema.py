@@ -17,7 +17,7 @@ from kindred.graphql import build_schema
 from kindred.ids import parse_id
 from kindred.shared_types import USER_DESCRIPTION, Gender, Location
 from subgraphs.user import service
-from subgraphs.user.models import Account, AccountView
+from subgraphs.user.models import AccountView
 from subgraphs.user.models import Device as DeviceRow
 from subgraphs.user.security import TokenIssuer
 
@@ -243,17 +243,14 @@ def _issuer(info: Ctx) -> TokenIssuer:
     return issuer
 
 
-async def _sign_in(info: Ctx, account: Account | AccountView, refresh_token: str) -> AuthPayload:
+async def _sign_in(info: Ctx, account: AccountView, refresh_token: str) -> AuthPayload:
     issuer = _issuer(info)
     return AuthPayload(
         access_token=issuer.access_token(account.id),
         refresh_token=refresh_token,
         token_type="Bearer",
         expires_in=issuer.ttl_seconds,
-        user=User.from_account(
-            account if isinstance(account, AccountView) else AccountView.from_row(account),
-            signed_in=True,
-        ),
+        user=User.from_account(account, signed_in=True),
     )
 
 
@@ -297,7 +294,7 @@ class Mutation:
                 ttl_seconds=platform.settings.refresh_token_ttl_seconds,
             )
             await uow.commit()
-        return await _sign_in(info, account, refresh)
+        return await _sign_in(info, AccountView.from_row(account), refresh)
 
     @strawberry.mutation(description="Signs in with email and password.")
     async def login(self, info: Ctx, email: str, password: str) -> AuthPayload:
@@ -309,7 +306,7 @@ class Mutation:
                 user_id=account.id,
                 ttl_seconds=platform.settings.refresh_token_ttl_seconds,
             )
-        return await _sign_in(info, account, refresh)
+        return await _sign_in(info, AccountView.from_row(account), refresh)
 
     @strawberry.mutation(description="Trades a refresh token for new tokens (it is single-use).")
     async def refresh_token(self, info: Ctx, refresh_token: str) -> AuthPayload:

@@ -7,10 +7,9 @@ names are unique per test run, each with its dead-letter topic.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import psycopg
@@ -129,20 +128,6 @@ async def read_topic(
         return records
     finally:
         await reader.stop()
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], *, within: float = 15.0, what: str = "condition"
-) -> Any:
-    """Polls `check` until it returns something truthy; fails after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what}: not reached within {within} s (last: {result!r})")
-        await asyncio.sleep(0.05)
 
 
 async def query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:

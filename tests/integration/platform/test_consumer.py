@@ -22,8 +22,9 @@ from kindred.db import Database, UnitOfWork
 from kindred.events import Event
 from kindred.kafka import EventConsumer, EventProducer
 from kindred.topics import dead_letter_topic
-from tests.integration.platform.conftest import eventually, new_topic, query, read_topic
+from tests.integration.platform.conftest import new_topic, query, read_topic
 from tests.integration.platform.readmodel import apply_if_newer
+from tests.support import eventually
 
 JOIN_TIMEOUT = 60.0
 MAX_ATTEMPTS = 3

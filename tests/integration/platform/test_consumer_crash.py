@@ -12,7 +12,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from kindred.events import Event
 from kindred.kafka import EventProducer
-from tests.integration.platform.conftest import eventually, new_topic, query
+from tests.integration.platform.conftest import new_topic, query
+from tests.support import eventually
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 AGGREGATES = 30

@@ -16,7 +16,8 @@ from kindred.events import Event
 from kindred.kafka import EventProducer
 from kindred.outbox import OutboxRelay
 from kindred.telemetry import tracer
-from tests.integration.platform.conftest import eventually, new_topic, query, read_topic
+from tests.integration.platform.conftest import new_topic, query, read_topic
+from tests.support import eventually
 
 
 class Boom(RuntimeError):
