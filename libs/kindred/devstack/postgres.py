@@ -105,7 +105,10 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self._user is None:
             return
+        # Both the data dir and the server's own files may sit below folders only root may
+        # enter (a checkout in a `mktemp -d` folder, say).
         _allow_traversal(self.data_dir)
+        _allow_traversal(POSTGRES_BIN_PATH)
         _open_to_others(POSTGRES_BIN_PATH, 0o055)
         _open_to_others(POSTGRES_BIN_PATH.parent / "lib", 0o044)
         _open_to_others(POSTGRES_BIN_PATH.parent / "share", 0o044)
