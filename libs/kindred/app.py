@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,8 @@ class Subgraph:
     state: Callable[[Settings], Any] | None = None
     verifier: Callable[[Settings, Any], TokenVerifier] | None = None
     on_start: Callable[[Platform], Awaitable[None]] | None = None
+    # Long-running work (a scheduler, a saga runner), restarted by the platform if it crashes.
+    tasks: Mapping[str, Callable[[Platform], Awaitable[None]]] = field(default_factory=dict)
 
 
 class _GraphQLView(GraphQL[RequestContext, None]):
@@ -134,6 +137,8 @@ def create_app(subgraph: Subgraph, settings: Settings | None = None) -> Starlett
         await platform.start()
         if subgraph.on_start is not None:
             await subgraph.on_start(platform)
+        for name, task in subgraph.tasks.items():
+            platform.supervise(name, partial(task, platform))
         try:
             yield
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
 from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import (
@@ -17,12 +17,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kindred.events import Event
+from kindred.outbox import OUTBOX_CHANNEL, write_to_outbox
 from kindred.telemetry import current_trace_headers
-
-if TYPE_CHECKING:
-    from kindred.events import Event
-
-OUTBOX_CHANNEL = "kindred_outbox"
 
 
 def driver_url(url: str, driver: str = "psycopg") -> str:
@@ -97,8 +94,6 @@ class UnitOfWork:
         self._events.append((event, current_trace_headers()))
 
     async def commit(self) -> None:
-        from kindred.outbox import write_to_outbox
-
         if self._events:
             await write_to_outbox(self.session, self._events)
             # Delivered by PostgreSQL only when the transaction commits: wakes the relay.

@@ -7,7 +7,6 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -16,16 +15,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Field, SQLModel, col
 
 import kindred.columns as columns
+from kindred.db import Database, UnitOfWork
 from kindred.events import Event, InvalidEvent
 from kindred.telemetry import context_from_kafka_headers, tracer
 from kindred.topics import dead_letter_topic
 
-if TYPE_CHECKING:
-    from kindred.db import Database, UnitOfWork
-
 log = logging.getLogger(__name__)
 
-Handler = Callable[["UnitOfWork", Event], Awaitable[None]]
+Handler = Callable[[UnitOfWork, Event], Awaitable[None]]
 
 
 class EventProducer:

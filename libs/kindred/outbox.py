@@ -1,27 +1,25 @@
-"""The transactional outbox: rows written with the change, published by a relay."""
+"""The transactional outbox: event rows written in the same transaction as the change.
+
+The relay (`kindred.relay`) publishes them; this module knows nothing of Kafka.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import psycopg
-from aiokafka.errors import MessageSizeTooLargeError
 from sqlalchemy import Column, Index, LargeBinary, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import kindred.columns as columns
-from kindred.db import OUTBOX_CHANNEL, Database
 from kindred.events import Event
-from kindred.kafka import EventProducer
 
-log = logging.getLogger(__name__)
+# PostgreSQL NOTIFY channel: a commit that wrote outbox rows wakes the relay.
+OUTBOX_CHANNEL = "kindred_outbox"
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -65,135 +63,3 @@ async def write_to_outbox(
                 created_at=event.occurred_at,
             )
         )
-
-
-class OutboxRelay:
-    """Publishes unpublished outbox rows in order; woken by NOTIFY, polls as a fallback.
-
-    A row is marked published only after the broker acknowledged it, so a crash
-    re-sends rather than loses (consumers deduplicate by event id).
-    """
-
-    def __init__(
-        self,
-        database: Database,
-        producer: EventProducer,
-        *,
-        batch_size: int = 200,
-        poll_interval: float = 1.0,
-    ) -> None:
-        self._database = database
-        self._producer = producer
-        self._batch_size = batch_size
-        self._poll_interval = poll_interval
-        self._wakeup = asyncio.Event()
-
-    async def publish_pending(self) -> int:
-        """Publishes one batch of pending rows in order; returns how many were sent.
-
-        A row the broker refuses for good (too large) is marked failed and skipped;
-        if the broker is unreachable, the rows stay pending and this raises.
-        """
-        async with self._database.session() as session, session.begin():
-            rows = (
-                await session.exec(
-                    select(OutboxMessage)
-                    .where(
-                        col(OutboxMessage.published_at).is_(None),
-                        col(OutboxMessage.failed_at).is_(None),
-                    )
-                    .order_by(col(OutboxMessage.id))
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            results = await self._send_in_order(rows)
-            now = datetime.now(UTC)
-            unreachable: BaseException | None = None
-            for row, result in zip(rows, results, strict=True):
-                row.attempts += 1
-                if result is None:
-                    row.published_at = now
-                    continue
-                row.last_error = repr(result)[:1000]
-                if isinstance(result, MessageSizeTooLargeError):
-                    row.failed_at = now
-                    log.error("outbox: event %s can never be published: %r", row.event_id, result)
-                else:
-                    unreachable = unreachable or result
-        if unreachable is not None:
-            log.warning("outbox: publishing failed, will retry: %r", unreachable)
-            raise unreachable
-        return sum(result is None for result in results)
-
-    async def _send_in_order(self, rows: Sequence[OutboxMessage]) -> list[BaseException | None]:
-        """Queues every row (in order, so one key keeps its order), then awaits the acks."""
-        deliveries: list[asyncio.Future[object] | BaseException] = []
-        for row in rows:
-            try:
-                deliveries.append(
-                    await self._producer.send(
-                        row.topic,
-                        key=row.key,
-                        value=row.value,
-                        headers=[(k, str(v).encode()) for k, v in row.headers.items()],
-                    )
-                )
-            except MessageSizeTooLargeError as error:
-                deliveries.append(error)
-            except Exception as error:
-                # The broker itself: this row and every one after it wait for the next round.
-                deliveries.extend(error for _ in rows[len(deliveries) :])
-                break
-        results: list[BaseException | None] = []
-        for delivery in deliveries:
-            if isinstance(delivery, BaseException):
-                results.append(delivery)
-                continue
-            try:
-                await delivery
-                results.append(None)
-            except Exception as error:
-                results.append(error)
-        return results
-
-    async def run(self) -> None:
-        """Publishes forever; cancel the task to stop."""
-        listener = asyncio.create_task(self._listen())
-        backoff = 0.1
-        try:
-            while True:
-                try:
-                    while await self.publish_pending() == self._batch_size:
-                        pass
-                    backoff = 0.1
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
-                    continue
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
-                except TimeoutError:
-                    pass
-                self._wakeup.clear()
-        finally:
-            listener.cancel()
-
-    async def _listen(self) -> None:
-        """Sets the wake-up flag on every NOTIFY; reconnects when the connection drops."""
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._database.url, autocommit=True
-                ) as connection:
-                    await connection.execute(f"LISTEN {OUTBOX_CHANNEL}")
-                    self._wakeup.set()
-                    async for _ in connection.notifies():
-                        self._wakeup.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.warning("outbox: LISTEN connection lost (%r); polling until it is back", error)
-                await asyncio.sleep(1.0)

@@ -15,7 +15,7 @@ from kindred.cache import Cache
 from kindred.db import Database
 from kindred.kafka import EventConsumer, EventProducer, Handler
 from kindred.migrations import upgrade
-from kindred.outbox import OutboxRelay
+from kindred.relay import OutboxRelay
 from kindred.retention import prune
 from kindred.settings import Settings
 
@@ -71,11 +71,11 @@ class Platform:
         if self.settings.migrate_on_start:
             await asyncio.to_thread(upgrade, self.settings.database_url, self.migrations_dir)
         await _retry("the broker", self.settings.kafka_bootstrap, self.producer.start)
-        self._supervise("outbox-relay", self.relay.run)
-        self._supervise("retention", self._prune_hourly)
+        self.supervise("outbox-relay", self.relay.run)
+        self.supervise("retention", self._prune_hourly)
         if self.consumer is not None:
             await _retry("the broker", self.settings.kafka_bootstrap, self.consumer.start)
-            self._supervise("event-consumer", self.consumer.run)
+            self.supervise("event-consumer", self.consumer.run)
 
     async def _prune_hourly(self) -> None:
         while True:
@@ -84,7 +84,8 @@ class Platform:
                 log.info("retention: pruned %d outbox and %d inbox rows", outbox, inbox)
             await asyncio.sleep(3600)
 
-    def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+    def supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Runs `run` in the background until `stop()`, restarting it if it crashes."""
         async def forever() -> None:
             while True:
                 try:

@@ -56,6 +56,14 @@ class Settings:
     instance_id: str
     db_pool_size: int
     db_max_overflow: int
+    match_interval_seconds: float
+    saga_step_timeout_seconds: float
+    saga_max_attempts: int
+    push_provider: str
+    fcm_project_id: str
+    fcm_credentials_path: Path | None
+    fcm_endpoint: str
+    fcm_token_url: str
 
     @property
     def database_name(self) -> str:
@@ -89,6 +97,21 @@ def load_settings(subgraph: str) -> Settings:
         # would be opened and closed per request under load.
         db_pool_size=int(_env("KINDRED_DB_POOL_SIZE", "20")),
         db_max_overflow=int(_env("KINDRED_DB_MAX_OVERFLOW", "0")),
+        match_interval_seconds=float(_env("KINDRED_MATCH_INTERVAL_SECONDS", "5")),
+        # A match saga re-sends a step that got no answer within this, then gives up.
+        saga_step_timeout_seconds=float(_env("KINDRED_SAGA_STEP_TIMEOUT_SECONDS", "10")),
+        saga_max_attempts=int(_env("KINDRED_SAGA_MAX_ATTEMPTS", "5")),
+        # `log` (the dev default) writes pushes to the log; `fcm` sends them through
+        # Firebase Cloud Messaging's HTTP v1 API with a service account's credentials.
+        push_provider=_env("KINDRED_PUSH_PROVIDER", "log"),
+        fcm_project_id=_env("KINDRED_FCM_PROJECT_ID", ""),
+        fcm_credentials_path=(
+            Path(os.environ["KINDRED_FCM_CREDENTIALS"])
+            if os.environ.get("KINDRED_FCM_CREDENTIALS")
+            else None
+        ),
+        fcm_endpoint=_env("KINDRED_FCM_ENDPOINT", "https://fcm.googleapis.com"),
+        fcm_token_url=_env("KINDRED_FCM_TOKEN_URL", "https://oauth2.googleapis.com/token"),
         # A stable consumer-group member id: a restarted process rejoins at once.
         instance_id=_env("KINDRED_INSTANCE_ID", f"{subgraph}-{socket.gethostname()}-{port}"),
     )

@@ -10,7 +10,11 @@ from subgraphs.user.models import Account
 
 
 def profile_snapshot(account: Account) -> dict[str, Any]:
-    """The public profile fields other subgraphs may copy (never credentials)."""
+    """The profile fields other subgraphs may copy (never credentials or email).
+
+    Preferences are the member's own on the API, but matching needs them: they travel
+    in events (internal) and are never shown to another member.
+    """
     return {
         "user_id": str(account.id),
         "display_name": account.display_name,
@@ -20,6 +24,10 @@ def profile_snapshot(account: Account) -> dict[str, Any]:
         "longitude": account.longitude,
         "interests": list(account.interests),
         "languages": list(account.languages),
+        "min_age": account.min_age,
+        "max_age": account.max_age,
+        "genders_sought": list(account.genders_sought),
+        "max_distance_km": account.max_distance_km,
     }
 
 

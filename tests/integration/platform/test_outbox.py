@@ -14,7 +14,7 @@ from sqlalchemy import text
 from kindred.db import Database
 from kindred.events import Event
 from kindred.kafka import EventProducer
-from kindred.outbox import OutboxRelay
+from kindred.relay import OutboxRelay
 from kindred.telemetry import tracer
 from tests.integration.platform.conftest import new_topic, query, read_topic
 from tests.support import eventually
