@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 from sqlalchemy import ColumnElement, tuple_
@@ -24,8 +24,16 @@ R = TypeVar("R")
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
+# The arguments of every paginated field: `first: First = None, after: After = None`.
+First = Annotated[int | None, strawberry.argument(description="Page size, 1 to 100 (default 20).")]
+After = Annotated[
+    str | None, strawberry.argument(description="The `endCursor` of the previous page.")
+]
 
-@strawberry.federation.type(shareable=True, description="Where a page ends and whether more follow.")
+
+@strawberry.federation.type(
+    shareable=True, description="Where a page ends and whether more follow."
+)
 class PageInfo:
     has_next_page: bool = strawberry.field(description="True when a next page exists.")
     end_cursor: str | None = strawberry.field(

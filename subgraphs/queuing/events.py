@@ -1,32 +1,39 @@
-"""The events the queuing subgraph handles."""
+"""The events the queuing subgraph publishes (what it handles is in `handlers.py`)."""
 
 from __future__ import annotations
 
-import uuid
-
-from kindred.db import UnitOfWork
 from kindred.events import Event
-from kindred.kafka import Handler
 from kindred.topics import Topic
-from subgraphs.queuing import service
+from subgraphs.queuing.models import Match
 
 
-async def on_profile_updated(uow: UnitOfWork, event: Event) -> None:
-    await service.apply_profile(
-        uow.session,
-        user_id=uuid.UUID(event.aggregate_id),
-        version=event.aggregate_version,
-        snapshot=event.payload,
+def match_created(match: Match) -> Event:
+    """A match was made: communication opens its conversation, notification tells both.
+
+    The saga sends it again (a new event id, the same match) when answers are late.
+    """
+    return Event(
+        topic=Topic.QUEUE_MATCH_CREATED,
+        aggregate_id=str(match.id),
+        aggregate_version=1,
+        payload={
+            "match_id": str(match.id),
+            "user_ids": [str(member) for member in match.user_ids],
+            "score": match.score,
+            "created_at": match.created_at.isoformat(),
+        },
     )
 
 
-async def on_user_deleted(uow: UnitOfWork, event: Event) -> None:
-    await service.forget_member(
-        uow.session, user_id=uuid.UUID(event.aggregate_id), version=event.aggregate_version
+def match_cancelled(match: Match) -> Event:
+    """The saga gave up on a match: whoever acted on it undoes it."""
+    return Event(
+        topic=Topic.QUEUE_MATCH_CANCELLED,
+        aggregate_id=str(match.id),
+        aggregate_version=match.version,
+        payload={
+            "match_id": str(match.id),
+            "user_ids": [str(member) for member in match.user_ids],
+            "reason": match.cancel_reason,
+        },
     )
-
-
-HANDLERS: dict[str, Handler] = {
-    Topic.USER_PROFILE_UPDATED: on_profile_updated,
-    Topic.USER_DELETED: on_user_deleted,
-}

@@ -16,13 +16,24 @@ from kindred.entities import fetch_entities
 from kindred.errors import Forbidden, NotFound
 from kindred.graphql import build_schema
 from kindred.ids import parse_id
+from kindred.pagination import After, Connection, First, connection, page_size
 from kindred.shared_types import USER_DESCRIPTION, Gender, Location
-from subgraphs.queuing import service
+from subgraphs.queuing import saga, service
 
 Ctx = Info[RequestContext, None]
 
 # What joining reads fresh from the user subgraph: the fields the queue copies.
-FRESH_PROFILE = "id version birthdate gender location { latitude longitude } interests languages"
+FRESH_PROFILE = (
+    "id version birthdate gender location { latitude longitude } interests languages "
+    "preferences { minAge maxAge gendersSought maxDistanceKm }"
+)
+
+MatchStatus = strawberry.enum(
+    saga.MatchStatus,
+    description="Where a match stands: PENDING while its conversation and notifications are "
+    "set up, ACTIVE once they are, CANCELLED if that failed (both members went back to the "
+    "queue), ENDED when a member went back to the queue.",
+)
 
 
 @strawberry.type(description="A member waiting to be matched, with the profile copy matching uses.")
@@ -64,16 +75,97 @@ async def load_entry(info: Ctx, user_id: uuid.UUID) -> QueueEntry | None:
     return await info.context.loader("queue_entries", load).load(user_id)
 
 
+MATCH_DESCRIPTION = "A pairing of two members made by the matcher."
+
+
+@strawberry.federation.type(keys=["id"], description=MATCH_DESCRIPTION)
+class Match:
+    id: strawberry.ID = strawberry.field(description="Stable id of the match.")
+    participants: list[User] = strawberry.field(description="The two members matched.")
+    score: float = strawberry.field(
+        description="How well they fit, from 0 to 1 (shared interests, distance, time waited)."
+    )
+    distance_km: float = strawberry.field(description="Great-circle distance between them.")
+    status: MatchStatus = strawberry.field(description="Where the match stands.")  # type: ignore[valid-type]
+    created_at: datetime = strawberry.field(description="When the matcher made it.")
+
+    @classmethod
+    def from_row(cls, row: Any) -> Match:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            participants=[User(id=strawberry.ID(str(member))) for member in row.user_ids],
+            score=row.score,
+            distance_km=row.distance_km,
+            status=saga.MatchStatus(row.status),
+            created_at=row.created_at,
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Match | None:
+        caller = info.context.require_identity().user_id
+        match = await load_match(info, parse_id(id))
+        if match is None or caller not in {str(member.id) for member in match.participants}:
+            raise NotFound("No such match.")
+        return match
+
+
+async def load_match(info: Ctx, match_id: uuid.UUID) -> Match | None:
+    db = info.context.platform.db
+
+    async def load(ids: list[uuid.UUID]) -> list[Match | None]:
+        async with db.read() as connection:
+            rows = await service.matches_by_id(connection, ids)
+        return [Match.from_row(row) if row else None for row in rows]
+
+    return await info.context.loader("matches", load).load(match_id)
+
+
+def _own(info: Ctx, user_id: strawberry.ID, what: str) -> uuid.UUID:
+    member = parse_id(user_id)
+    if info.context.require_identity().user_id != str(member):
+        raise Forbidden(f"Only the member can see their {what}.")
+    return member
+
+
 @strawberry.federation.type(keys=["id"], description=USER_DESCRIPTION)
 class User:
     id: strawberry.ID
 
     @strawberry.field(description="The member's place in the matchmaking queue, if waiting.")
     async def queue_entry(self, info: Ctx) -> QueueEntry | None:
-        user_id = parse_id(self.id)
-        if info.context.require_identity().user_id != str(user_id):
-            raise Forbidden("Only the member can see their queue entry.")
-        return await load_entry(info, user_id)
+        return await load_entry(info, _own(info, self.id, "queue entry"))
+
+    @strawberry.field(
+        description="The member's match in progress (PENDING or ACTIVE), if any; own only."
+    )
+    async def current_match(self, info: Ctx) -> Match | None:
+        member = _own(info, self.id, "matches")
+        db = info.context.platform.db
+
+        async def load(ids: list[uuid.UUID]) -> list[Match | None]:
+            async with db.read() as connection:
+                rows = await service.current_matches(connection, ids)
+            return [Match.from_row(row) if row else None for row in rows]
+
+        return await info.context.loader("current_matches", load).load(member)
+
+    @strawberry.field(description="Every match the member was in, newest first; own only.")
+    async def matches(
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[Match]:
+        member = _own(info, self.id, "matches")
+        size = page_size(first)
+        async with info.context.platform.db.read() as conn:
+            rows = await service.matches_of(conn, user_id=member, first=size, after=after)
+        return connection(
+            rows,
+            first=size,
+            node=lambda row: Match.from_row(row),
+            key=lambda row: (row.created_at, row.id),
+        )
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> User:
@@ -93,7 +185,8 @@ class Query:
 class Mutation:
     @strawberry.mutation(
         description="Puts the signed-in member in the queue, copying their profile fresh "
-        "from the user subgraph. Joining again keeps the original place."
+        "from the user subgraph. Joining again keeps the original place. Joining ends an "
+        "ACTIVE match; while a match is PENDING it is `CONFLICT`."
     )
     async def join_queue(self, info: Ctx) -> QueueEntry:
         context = info.context
@@ -110,10 +203,15 @@ class Mutation:
         if fresh is None:
             raise NotFound("Your account no longer exists.")
         location = fresh["location"] or {}
+        preferences = fresh["preferences"]
         snapshot = {
             **fresh,
             "latitude": location.get("latitude"),
             "longitude": location.get("longitude"),
+            "min_age": preferences["minAge"],
+            "max_age": preferences["maxAge"],
+            "genders_sought": preferences["gendersSought"],
+            "max_distance_km": preferences["maxDistanceKm"],
         }
         async with platform.db.session() as session, session.begin():
             await service.join(
@@ -132,4 +230,4 @@ class Mutation:
             return await service.leave(session, user_id=user_id)
 
 
-schema = build_schema(query=Query, mutation=Mutation, types=[User])
+schema = build_schema(query=Query, mutation=Mutation, types=[User, Match])

@@ -13,9 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from subgraphs.queuing.models import ProfileCopy, QueueEntry
+from kindred.errors import Conflict
+from kindred.pagination import older_than
+from subgraphs.queuing import saga
+from subgraphs.queuing.models import Match, MatchParticipant, ProfileCopy, QueueEntry
 
 _COPIED = ("birthdate", "gender", "latitude", "longitude", "interests", "languages")
+# Preferences arrived in events later than the profile: older events fall back to these.
+_PREFERENCE_DEFAULTS: dict[str, Any] = {
+    "min_age": 18,
+    "max_age": 99,
+    "genders_sought": [],
+    "max_distance_km": 50,
+}
 
 
 def _now() -> datetime:
@@ -25,6 +35,7 @@ def _now() -> datetime:
 def snapshot_values(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     """The copied columns from a profile snapshot (event payload or fresh read)."""
     values = {name: snapshot[name] for name in _COPIED}
+    values.update({name: snapshot.get(name, value) for name, value in _PREFERENCE_DEFAULTS.items()})
     if isinstance(values["birthdate"], str):
         values["birthdate"] = date.fromisoformat(values["birthdate"])
     return values
@@ -66,7 +77,22 @@ async def forget_member(session: AsyncSession, *, user_id: uuid.UUID, version: i
 async def join(
     session: AsyncSession, *, user_id: uuid.UUID, version: int, snapshot: Mapping[str, Any]
 ) -> None:
-    """Puts the member in the queue (again is a no-op) with a copy at least as new as `version`."""
+    """Puts the member in the queue (again is a no-op) with a copy at least as new as `version`.
+
+    Going back to the queue ends the member's active match; while a match is still
+    being set up, joining is a `CONFLICT`.
+    """
+    current = await open_match(session, user_id=user_id)
+    if current is not None:
+        if current.status == saga.MatchStatus.PENDING:
+            raise Conflict("Your match is being set up; try again in a moment.")
+        saga.end(current, now=_now())
+        session.add(current)
+        await session.exec(
+            update(MatchParticipant)
+            .where(col(MatchParticipant.match_id) == current.id)
+            .values(open=False)
+        )
     await apply_profile(session, user_id=user_id, version=version, snapshot=snapshot)
     await session.exec(
         insert(QueueEntry).values(user_id=user_id, joined_at=_now()).on_conflict_do_nothing()
@@ -109,3 +135,55 @@ async def entries(
 
 async def queue_length(session: AsyncSession) -> int:
     return int((await session.exec(select(func.count()).select_from(QueueEntry))).one())
+
+
+async def open_match(session: AsyncSession, *, user_id: uuid.UUID) -> Match | None:
+    """The member's PENDING or ACTIVE match, locked for update, if there is one."""
+    statement = (
+        select(Match)
+        .join(MatchParticipant, col(MatchParticipant.match_id) == col(Match.id))
+        .where(col(MatchParticipant.user_id) == user_id, col(MatchParticipant.open))
+        .with_for_update(of=Match)
+    )
+    return (await session.exec(statement)).first()
+
+
+async def matches_by_id(
+    connection: AsyncConnection, match_ids: Sequence[uuid.UUID]
+) -> list[Row[Any] | None]:
+    """These matches, in order (None for an unknown id), in one query."""
+    rows = await connection.execute(select(Match).where(col(Match.id).in_(match_ids)))
+    found = {row.id: row for row in rows}
+    return [found.get(match_id) for match_id in match_ids]
+
+
+async def current_matches(
+    connection: AsyncConnection, user_ids: Sequence[uuid.UUID]
+) -> list[Row[Any] | None]:
+    """Each member's open (PENDING or ACTIVE) match, in one query."""
+    rows = await connection.execute(
+        select(col(MatchParticipant.user_id).label("member_id"), Match)
+        .join_from(MatchParticipant, Match, col(Match.id) == col(MatchParticipant.match_id))
+        .where(col(MatchParticipant.user_id).in_(user_ids), col(MatchParticipant.open))
+    )
+    found = {row.member_id: row for row in rows}
+    return [found.get(user_id) for user_id in user_ids]
+
+
+async def matches_of(
+    connection: AsyncConnection, *, user_id: uuid.UUID, first: int, after: str | None
+) -> list[Row[Any]]:
+    """Up to `first + 1` of the member's matches, newest first, after the cursor."""
+    statement = (
+        select(Match)
+        .join_from(MatchParticipant, Match, col(Match.id) == col(MatchParticipant.match_id))
+        .where(col(MatchParticipant.user_id) == user_id)
+        .order_by(col(MatchParticipant.created_at).desc(), col(MatchParticipant.match_id).desc())
+        .limit(first + 1)
+    )
+    cursor = older_than(
+        col(MatchParticipant.created_at), col(MatchParticipant.match_id), after, id_type=uuid.UUID
+    )
+    if cursor is not None:
+        statement = statement.where(cursor)
+    return list((await connection.execute(statement)).all())

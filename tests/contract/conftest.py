@@ -87,10 +87,12 @@ async def queuing_served(
         return issuer.jwks()
 
     # Trust the in-process user subgraph's key without an HTTP hop for the JWKS. No event
-    # consumer: it would join the consumer group the end-to-end tests' subgraph uses.
+    # consumer: it would join the consumer group the end-to-end tests' subgraph uses; no
+    # matcher or saga runner: they would act on the end-to-end tests' queue.
     subgraph = dataclasses.replace(
         QUEUING,
         handlers={},
+        tasks={},
         verifier=lambda settings, _: TokenVerifier(jwks, issuer=settings.jwt_issuer),
     )
     async with serve(subgraph, _settings("queuing", infra, contract_data_dir)) as served:

@@ -145,10 +145,17 @@ class Stack:
 
     # -- subgraphs --------------------------------------------------------------------
 
-    def start_subgraph(self, name: str, timeout: float = 60.0, app: str | None = None) -> None:
+    def start_subgraph(
+        self,
+        name: str,
+        timeout: float = 60.0,
+        app: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         """Start one subgraph under uvicorn and return once GET /health answers 200.
-        app overrides the ASGI target (default subgraphs.<name>.app:app)."""
-        self._spawn_subgraph(name, app)
+        app overrides the ASGI target (default subgraphs.<name>.app:app); env adds to
+        or overrides its environment (say, a shorter saga timeout for a test)."""
+        self._spawn_subgraph(name, app, env)
         self._wait_healthy(name, timeout)
 
     def start_subgraphs(self, timeout: float = 60.0) -> None:
@@ -164,7 +171,9 @@ class Stack:
         if process is not None:
             process.stop(grace=10.0)
 
-    def _spawn_subgraph(self, name: str, app: str | None = None) -> None:
+    def _spawn_subgraph(
+        self, name: str, app: str | None = None, env: dict[str, str] | None = None
+    ) -> None:
         current = self.subgraphs.get(name)
         if current is not None and current.running():
             return
@@ -185,7 +194,7 @@ class Stack:
             name,
             argv,
             log_path=self.log_dir / f"{name}.log",
-            env={**self.subgraph_env(), "KINDRED_PORT": str(port)},
+            env={**self.subgraph_env(), "KINDRED_PORT": str(port), **(env or {})},
             cwd=self.repo_root,
             echo=self.echo,
         )

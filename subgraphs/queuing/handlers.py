@@ -1,0 +1,52 @@
+"""The events the queuing subgraph handles: profile news and the saga's answers."""
+
+from __future__ import annotations
+
+import uuid
+
+from kindred.db import UnitOfWork
+from kindred.events import Event
+from kindred.kafka import Handler
+from kindred.topics import Topic
+from subgraphs.queuing import saga_steps, service
+
+
+async def on_profile_updated(uow: UnitOfWork, event: Event) -> None:
+    await service.apply_profile(
+        uow.session,
+        user_id=uuid.UUID(event.aggregate_id),
+        version=event.aggregate_version,
+        snapshot=event.payload,
+    )
+
+
+async def on_user_deleted(uow: UnitOfWork, event: Event) -> None:
+    await service.forget_member(
+        uow.session, user_id=uuid.UUID(event.aggregate_id), version=event.aggregate_version
+    )
+
+
+async def on_conversation_created(uow: UnitOfWork, event: Event) -> None:
+    match_id = event.payload.get("match_id")
+    if match_id:  # conversations that come from elsewhere (a mutual like) are not ours
+        await saga_steps.conversation_opened(
+            uow,
+            match_id=uuid.UUID(match_id),
+            conversation_id=uuid.UUID(event.payload["conversation_id"]),
+        )
+
+
+async def on_notification_created(uow: UnitOfWork, event: Event) -> None:
+    match_id = event.payload.get("match_id")
+    if event.payload.get("type") == "MATCH_CREATED" and match_id:
+        await saga_steps.member_notified(
+            uow, match_id=uuid.UUID(match_id), user_id=str(event.payload["user_id"])
+        )
+
+
+HANDLERS: dict[str, Handler] = {
+    Topic.USER_PROFILE_UPDATED: on_profile_updated,
+    Topic.USER_DELETED: on_user_deleted,
+    Topic.CONVERSATION_CREATED: on_conversation_created,
+    Topic.NOTIFICATION_CREATED: on_notification_created,
+}
