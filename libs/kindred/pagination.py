@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import ColumnElement, tuple_
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, tuple_
 
 from kindred.errors import BadUserInput
 
@@ -79,7 +79,11 @@ def page_size(first: int | None) -> int:
 
 
 def older_than(
-    created_at: ColumnElement[Any], id: ColumnElement[Any], after: str | None, *, id_type: type
+    created_at: ColumnExpressionArgument[Any],
+    id: ColumnExpressionArgument[Any],
+    after: str | None,
+    *,
+    id_type: type,
 ) -> ColumnElement[bool] | None:
     """The SQL condition for rows after the cursor in newest-first order; None for page one."""
     if after is None:

@@ -11,6 +11,7 @@ state it may come from, so a replayed or late answer is a no-op by construction.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -30,9 +31,9 @@ OPEN_STATUSES = frozenset({MatchStatus.PENDING, MatchStatus.ACTIVE})
 class SagaRow(Protocol):
     """What the saga reads and writes on a match (the `Match` table has these columns)."""
 
-    user_ids: list
+    user_ids: list[uuid.UUID]
     status: str
-    conversation_id: object
+    conversation_id: uuid.UUID | None
     notified_user_ids: list[str]
     attempts: int
     next_attempt_at: datetime
@@ -65,7 +66,7 @@ def _touch(match: SagaRow, now: datetime) -> None:
     match.updated_at = now
 
 
-def record_conversation(match: SagaRow, conversation_id: object, *, now: datetime) -> bool:
+def record_conversation(match: SagaRow, conversation_id: uuid.UUID, *, now: datetime) -> bool:
     """Notes the match's conversation; False (no change) unless PENDING and not yet noted."""
     if match.status != MatchStatus.PENDING or match.conversation_id is not None:
         return False

@@ -153,7 +153,7 @@ async def matches_by_id(
 ) -> list[Row[Any] | None]:
     """These matches, in order (None for an unknown id), in one query."""
     rows = await connection.execute(select(Match).where(col(Match.id).in_(match_ids)))
-    found = {row.id: row for row in rows}
+    found: dict[uuid.UUID, Row[Any]] = {row.id: row for row in rows}
     return [found.get(match_id) for match_id in match_ids]
 
 
@@ -161,12 +161,12 @@ async def current_matches(
     connection: AsyncConnection, user_ids: Sequence[uuid.UUID]
 ) -> list[Row[Any] | None]:
     """Each member's open (PENDING or ACTIVE) match, in one query."""
-    rows = await connection.execute(
+    rows: Any = await connection.execute(
         select(col(MatchParticipant.user_id).label("member_id"), Match)
         .join_from(MatchParticipant, Match, col(Match.id) == col(MatchParticipant.match_id))
         .where(col(MatchParticipant.user_id).in_(user_ids), col(MatchParticipant.open))
     )
-    found = {row.member_id: row for row in rows}
+    found: dict[uuid.UUID, Row[Any]] = {row.member_id: row for row in rows}
     return [found.get(user_id) for user_id in user_ids]
 
 

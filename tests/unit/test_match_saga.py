@@ -17,7 +17,7 @@ POLICY = RetryPolicy(step_timeout_seconds=10, max_attempts=3)
 class Row:
     user_ids: list[uuid.UUID] = field(default_factory=lambda: [uuid.uuid4(), uuid.uuid4()])
     status: str = MatchStatus.PENDING
-    conversation_id: object = None
+    conversation_id: uuid.UUID | None = None
     notified_user_ids: list[str] = field(default_factory=list)
     attempts: int = 1
     next_attempt_at: datetime = NOW + timedelta(seconds=10)
