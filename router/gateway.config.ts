@@ -35,27 +35,72 @@ function errorCodes(): GatewayPlugin {
           originalError: error.originalError,
           extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
         });
+  const coded = <R extends { errors?: readonly GraphQLError[] }>(result: R): R =>
+    result.errors?.length ? { ...result, errors: result.errors.map(withCode) } : result;
   return {
     onExecute() {
       return {
         onExecuteDone({ result, setResult }) {
-          if ('errors' in result && result.errors?.length) {
-            setResult({ ...result, errors: result.errors.map(withCode) });
-          }
+          if ('errors' in result && result.errors?.length) setResult(coded(result));
+        },
+      };
+    },
+    onSubscribe() {
+      return {
+        onSubscribeResult() {
+          return {
+            onNext({ result, setResult }) {
+              if (result.errors?.length) setResult(coded(result));
+            },
+          };
         },
       };
     },
   };
 }
 
+// A subscriber signs in once: the token in the request's Authorization header (SSE) or in
+// connectionParams (WebSocket). Without one there is nothing for the subgraph to verify,
+// so the subscription is refused here, with the code the subgraphs use.
+function subscriberSignIn(): GatewayPlugin {
+  return {
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const context = args.contextValue as {
+        headers?: Record<string, string | undefined>;
+        connectionParams?: Record<string, unknown>;
+      };
+      const token =
+        context.connectionParams?.authorization ??
+        context.connectionParams?.Authorization ??
+        context.headers?.authorization;
+      if (typeof token !== 'string' || !/^bearer\s+\S+/i.test(token)) {
+        setResultAndStopExecution({
+          errors: [
+            new GraphQLError(
+              'Sign in first: send `authorization: "Bearer <access token>"` ' +
+                '(in connectionParams over WebSocket).',
+              { extensions: { code: 'UNAUTHENTICATED' } },
+            ),
+          ],
+        });
+      }
+    },
+  };
+}
+
 export const gatewayConfig = defineConfig({
-  plugins: () => [errorCodes()],
+  plugins: () => [errorCodes(), subscriberSignIn()],
 
   propagateHeaders: {
-    fromClientToSubgraphs({ request }) {
+    fromClientToSubgraphs({ request, context }) {
+      // A WebSocket client's upgrade request has no token: it sent it in connectionParams,
+      // and the subgraph requests an event triggers (say, User.displayName) need it too.
+      const params = (context as { connectionParams?: Record<string, unknown> }).connectionParams;
       const headers: Record<string, string> = {};
       for (const name of PROPAGATED_HEADERS) {
-        const value = request.headers.get(name);
+        const fromParams = params?.[name] ?? params?.[name[0].toUpperCase() + name.slice(1)];
+        const value =
+          request.headers.get(name) ?? (typeof fromParams === 'string' ? fromParams : null);
         if (value) headers[name] = value;
       }
       return headers;
@@ -93,5 +138,13 @@ export const gatewayConfig = defineConfig({
   // Limits: deep nesting and huge documents are refused before planning.
   maxDepth: 12,
   maxTokens: 5000,
-  upstreamTimeout: 30_000,
+  // A subscription lives as long as its subscriber: only requests that answer once time out.
+  upstreamTimeout: ({ executionRequest }) =>
+    executionRequest.operationType === 'subscription' ||
+    executionRequest.document.definitions.some(
+      (definition) =>
+        definition.kind === 'OperationDefinition' && definition.operation === 'subscription',
+    )
+      ? 0
+      : 30_000,
 });

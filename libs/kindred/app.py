@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from functools import partial
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +13,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
 from kindred.auth import TokenVerifier, bearer_token
 from kindred.context import RequestContext
@@ -23,6 +28,7 @@ from kindred.errors import KindredError
 from kindred.graphql import Schema
 from kindred.kafka import Handler
 from kindred.platform import Platform
+from kindred.realtime import Realtime
 from kindred.settings import Settings, load_settings
 from kindred.telemetry import TracingMiddleware, setup_tracing
 
@@ -45,20 +51,56 @@ class Subgraph:
     tasks: Mapping[str, Callable[[Platform], Awaitable[None]]] = field(default_factory=dict)
 
 
+class _TransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
+    """graphql-transport-ws whose `connection_init` must carry a valid bearer token."""
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        # A WebSocket carries no per-message headers: the token rides in connection_init.
+        payload = message.get("payload") or {}
+        if not isinstance(payload, dict):  # Strawberry refuses it (4400)
+            await super().handle_connection_init(message)
+            return
+        authorization = payload.get("authorization") or payload.get("Authorization")
+        if not authorization and self.context.request is not None:
+            # Routers that propagate headers into the WebSocket handshake (the Apollo
+            # Router does) send the token there instead.
+            authorization = self.context.request.headers.get("authorization")
+        if isinstance(authorization, str):
+            await _authenticate(self.context, authorization)
+        if self.context.identity is None:
+            # 4401, not Strawberry's 4403: clients (and the gateway) do not retry it.
+            await self.websocket.close(code=4401, reason="Unauthorized")
+            return
+        await super().handle_connection_init(message)
+
+
 class _GraphQLView(GraphQL[RequestContext, None]):
+    """GraphQL over HTTP, and over WebSocket (graphql-transport-ws) for subscriptions."""
+
+    graphql_transport_ws_handler_class = _TransportWS
+
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         platform: Platform = request.app.state.platform
-        authorization = request.headers.get("authorization")
         context = RequestContext(
-            request=request, platform=platform, identity=None, authorization=authorization
+            request=request,
+            platform=platform,
+            identity=None,
+            realtime=request.app.state.realtime,
         )
-        try:
-            token = bearer_token(authorization)
-            if token is not None:
-                context.identity = await platform.verifier.verify(token)
-        except KindredError as error:
-            context.auth_error = error
+        await _authenticate(context, request.headers.get("authorization"))
         return context
+
+
+async def _authenticate(context: RequestContext, authorization: str | None) -> None:
+    """Sets the context's identity from a bearer token, or the error that refused it."""
+    context.authorization = authorization
+    context.identity, context.auth_error = None, None
+    try:
+        token = bearer_token(authorization)
+        if token is not None:
+            context.identity = await context.platform.verifier.verify(token)
+    except KindredError as error:
+        context.auth_error = error
 
 
 class _BodyLimit:
@@ -134,6 +176,8 @@ def create_app(subgraph: Subgraph, settings: Settings | None = None) -> Starlett
             state=state,
         )
         app.state.platform = platform
+        # Connects to Redis only when first used (a subgraph without subscriptions never does).
+        app.state.realtime = Realtime(settings.redis_url, namespace=settings.subgraph)
         await platform.start()
         if subgraph.on_start is not None:
             await subgraph.on_start(platform)
@@ -142,12 +186,18 @@ def create_app(subgraph: Subgraph, settings: Settings | None = None) -> Starlett
         try:
             yield
         finally:
+            await app.state.realtime.close()
             await platform.stop()
 
-    graphql = _GraphQLView(subgraph.schema, graphql_ide="graphiql")
+    graphql = _GraphQLView(
+        subgraph.schema,
+        graphql_ide="graphiql",
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+    )
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             Route("/health", _health),
             *subgraph.routes,
         ],

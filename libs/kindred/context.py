@@ -12,9 +12,10 @@ from kindred.auth import Identity
 from kindred.errors import KindredError, Unauthenticated
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
+    from starlette.requests import HTTPConnection
 
     from kindred.platform import Platform
+    from kindred.realtime import Realtime
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -22,12 +23,27 @@ V = TypeVar("V")
 
 @dataclass
 class RequestContext:
-    request: Request | None
+    """One HTTP request's context, or one WebSocket connection's (shared by its operations)."""
+
+    request: HTTPConnection | None
     platform: Platform
     identity: Identity | None
     authorization: str | None = None
     auth_error: KindredError | None = None
+    realtime: Realtime | None = None
+    # What a WebSocket client sent in `connection_init` (set by the protocol handler).
+    connection_params: dict[str, Any] | None = None
     _loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+
+    @property
+    def is_websocket(self) -> bool:
+        return self.request is not None and self.request.scope["type"] == "websocket"
+
+    def require_realtime(self) -> Realtime:
+        """The process's live-delivery hub (every subgraph app has one)."""
+        if self.realtime is None:
+            raise RuntimeError("this context was made without a realtime hub")
+        return self.realtime
 
     def require_identity(self) -> Identity:
         """The caller, or `UNAUTHENTICATED` if the request carried no valid token."""
@@ -42,5 +58,7 @@ class RequestContext:
     ) -> DataLoader[K, V]:
         """The request's one DataLoader called `name`: N loads in a tick become one batch."""
         if name not in self._loaders:
-            self._loaders[name] = DataLoader(load_fn=load)
+            # A WebSocket context lives as long as its connection: batch, but never
+            # serve one event a value cached for an earlier one.
+            self._loaders[name] = DataLoader(load_fn=load, cache=not self.is_websocket)
         return self._loaders[name]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
 import strawberry
@@ -73,6 +73,11 @@ class Schema(strawberry.federation.Schema):
             result.errors = [classify(error) for error in result.errors]
         return result
 
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        # Subscriptions (over WebSocket) stream results: each one's errors get codes too.
+        results = await super().stream(*args, **kwargs)
+        return _classified(results)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -80,8 +85,22 @@ class Schema(strawberry.federation.Schema):
         return None
 
 
+async def _classified(results: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
+    try:
+        async for result in results:
+            if getattr(result, "errors", None):
+                result.errors = [classify(error) for error in result.errors]
+            yield result
+    finally:
+        await results.aclose()
+
+
 def build_schema(
-    *, query: type, mutation: type | None = None, types: Iterable[type] = ()
+    *,
+    query: type,
+    mutation: type | None = None,
+    subscription: type | None = None,
+    types: Iterable[type] = (),
 ) -> Schema:
     """A federation 2 schema with parse/validation caches and request limits."""
     # Built once: the validation cache is keyed by the rule classes, which each limiter
@@ -99,6 +118,7 @@ def build_schema(
     return Schema(
         query=query,
         mutation=mutation,
+        subscription=subscription,
         types=list(types),
         federation_version=FEDERATION_VERSION,  # type: ignore[arg-type]
         extensions=extensions,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary, text
+from sqlalchemy import Column, Index, LargeBinary, insert, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -51,15 +51,21 @@ class OutboxMessage(SQLModel, table=True):
 async def write_to_outbox(
     session: AsyncSession, events: Sequence[tuple[Event, dict[str, str]]]
 ) -> None:
-    """Adds `events`, each with the trace context it was raised in, to the transaction."""
-    for event, trace_headers in events:
-        session.add(
-            OutboxMessage(
-                event_id=event.event_id,
-                topic=event.topic,
-                key=event.key,
-                value=event.to_json(),
-                headers=trace_headers,
-                created_at=event.occurred_at,
-            )
-        )
+    """Adds `events`, each with the trace context it was raised in, to the transaction.
+
+    One batched insert in the given order (ids rise with it, and the relay publishes
+    by id), however many events a unit of work raised.
+    """
+    rows = [
+        {
+            "event_id": event.event_id,
+            "topic": event.topic,
+            "key": event.key,
+            "value": event.to_json(),
+            "headers": trace_headers,
+            "created_at": event.occurred_at,
+            "attempts": 0,
+        }
+        for event, trace_headers in events
+    ]
+    await (await session.connection()).execute(insert(OutboxMessage), rows)

@@ -19,14 +19,16 @@ scores every pair and is the reference the planner is measured against.
 
 from __future__ import annotations
 
+import gc
 import math
 import uuid
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain
 from operator import attrgetter
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -149,9 +151,7 @@ def shares_language(a: SeekerRecord, b: SeekerRecord) -> bool:
 def fits(seeker: SeekerRecord, other: SeekerRecord) -> bool:
     """Whether `other` has an age and a gender that `seeker` asks for (one direction only)."""
     sought = seeker.genders_sought
-    return seeker.min_age <= other.age <= seeker.max_age and (
-        not sought or other.gender in sought
-    )
+    return seeker.min_age <= other.age <= seeker.max_age and (not sought or other.gender in sought)
 
 
 def is_located(seeker: SeekerRecord) -> bool:
@@ -228,6 +228,20 @@ def exhaustive_greedy(
 # --- The columnar snapshot -------------------------------------------------------------
 
 
+class Ragged(NamedTuple):
+    """A list-valued column: every member's values end to end, and how many each has."""
+
+    values: Sequence[str]
+    lengths: npt.ArrayLike
+
+    @classmethod
+    def of(cls, lists: Iterable[Sequence[str]]) -> Ragged:
+        """The column of these per-member lists, in order."""
+        rows = lists if isinstance(lists, Sequence) else list(lists)
+        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        return cls(list(chain.from_iterable(rows)), lengths)
+
+
 class _Vocabulary(dict[str, int]):
     """Codes for words; words that normalise alike share a code, new ones get the next."""
 
@@ -241,48 +255,44 @@ class _Vocabulary(dict[str, int]):
         return code
 
 
-class _SoughtMasks(dict[tuple[str, ...], int]):
-    """The bit mask of a genders-sought list (empty: anyone)."""
-
-    def __missing__(self, sought: tuple[str, ...]) -> int:
-        mask = 0
-        for name in sought:
-            mask |= 1 << _gender_code(name)
-        self[sought] = mask = mask or _ANYONE
-        return mask
-
-
-def _gender_code(name: str) -> int:
+def _gender_codes(names: Sequence[str]) -> Ints:
+    """The code of each gender name; refuses a name outside GENDERS."""
     try:
-        return _GENDER_CODES[name]
-    except KeyError:
-        raise ValueError(f"unknown gender {name!r}; expected one of {GENDERS}") from None
+        codes: Ints = np.fromiter(
+            map(_GENDER_CODES.__getitem__, names), dtype=np.int64, count=len(names)
+        )
+    except KeyError as unknown:
+        raise ValueError(f"unknown gender {unknown.args[0]!r}; expected one of {GENDERS}") from None
+    return codes
 
 
-def _integers(records: Sequence[SeekerRecord], name: str) -> Ints:
-    values: Ints = np.fromiter(map(attrgetter(name), records), np.int64, len(records))
-    return values
+def _owners(lengths: Ints) -> Ints:
+    """For each value of a ragged column, the member it belongs to."""
+    owners: Ints = np.repeat(np.arange(len(lengths)), lengths)
+    return owners
 
 
-def _floats(records: Sequence[SeekerRecord], name: str) -> Floats:
-    # np.array, not np.fromiter: a missing location (None) becomes NaN.
-    values: Floats = np.array(list(map(attrgetter(name), records)), dtype=np.float64)
-    return values
+def _sought_masks(sought: Ragged, n: int) -> Ints:
+    """Per member, the bit mask of the genders they seek (none listed: anyone)."""
+    lengths = np.asarray(sought.lengths, dtype=np.int64)
+    masks = np.zeros(n, dtype=np.int64)
+    np.bitwise_or.at(masks, _owners(lengths), 1 << _gender_codes(sought.values))
+    masks[masks == 0] = _ANYONE
+    return masks
 
 
 def _bitsets(
-    lists: Sequence[Sequence[str]], vocabulary: _Vocabulary, max_bits: int | None
+    column: Ragged, vocabulary: _Vocabulary, max_bits: int | None
 ) -> tuple[Words, Ints, Ints]:
     """Per member: a bitset of their words (words x members), how many distinct words, and
     a min-hash signature of them."""
-    n = len(lists)
-    counts = np.fromiter(map(len, lists), dtype=np.int64, count=n)
+    lengths = np.asarray(column.lengths, dtype=np.int64)
+    n = len(lengths)
+    # One dict look-up per value; only a new word pays for its normalisation.
     codes = np.fromiter(
-        map(vocabulary.__getitem__, chain.from_iterable(lists)),
-        dtype=np.int64,
-        count=int(counts.sum()),
+        map(vocabulary.__getitem__, column.values), dtype=np.int64, count=len(column.values)
     )
-    owners = np.repeat(np.arange(n), counts)
+    owners = _owners(lengths)
     distinct = int(codes.max()) + 1 if codes.size else 0
     dropped = np.zeros(n, dtype=np.int64)
     if max_bits is not None and distinct > max_bits:
@@ -292,7 +302,9 @@ def _bitsets(
         rank[by_popularity] = np.arange(distinct)
         codes = rank[codes]
         rare = codes >= max_bits
-        dropped = np.bincount(owners[rare], minlength=n)
+        # A word listed twice (say in two cases) still counts once.
+        rare_pairs = np.unique(owners[rare] * distinct + codes[rare])
+        dropped = np.bincount(rare_pairs // distinct, minlength=n)
         codes, owners, distinct = codes[~rare], owners[~rare], max_bits
     words = np.zeros((max(1, -(-distinct // 64)), n), dtype=np.uint64)
     bits = np.left_shift(np.uint64(1), (codes & 63).astype(np.uint64))
@@ -303,6 +315,11 @@ def _bitsets(
     signature = np.full(n, 1 << 32, dtype=np.int64)
     np.minimum.at(signature, owners, (codes * 2654435761) & 0xFFFFFFFF)
     return words, sizes, signature >> (33 - _SIGNATURE_BITS)
+
+
+def _column(values: Any, dtype: type[np.generic]) -> npt.NDArray[Any]:
+    # None (a missing location) becomes NaN in a float column.
+    return np.asarray(values, dtype=dtype)
 
 
 @dataclass(frozen=True, eq=False)
@@ -325,37 +342,66 @@ class QueueSnapshot:
     languages: Words  # words x members bitsets of language families
 
     @classmethod
+    def from_columns(
+        cls,
+        *,
+        user_ids: Sequence[uuid.UUID],
+        age: npt.ArrayLike,
+        gender: Sequence[str],
+        latitude: Sequence[float | None] | npt.ArrayLike,  # None: no location
+        longitude: Sequence[float | None] | npt.ArrayLike,
+        interests: Ragged,
+        languages: Ragged,
+        min_age: npt.ArrayLike,
+        max_age: npt.ArrayLike,
+        genders_sought: Ragged,
+        max_distance_km: npt.ArrayLike,
+        waited_seconds: npt.ArrayLike,
+    ) -> QueueSnapshot:
+        """The snapshot of members given one column per attribute (validates genders)."""
+        n = len(user_ids)
+        interest_words, interest_count, interest_signature = _bitsets(
+            interests, _Vocabulary(str.casefold), MAX_INTEREST_BITS
+        )
+        language_words, _, _ = _bitsets(languages, _Vocabulary(language_family), None)
+        return cls(
+            user_ids=user_ids,
+            age=_column(age, np.int64),
+            min_age=_column(min_age, np.int64),
+            max_age=_column(max_age, np.int64),
+            gender=_gender_codes(gender),
+            sought=_sought_masks(genders_sought, n),
+            latitude=_column(latitude, np.float64),
+            longitude=_column(longitude, np.float64),
+            max_distance_km=_column(max_distance_km, np.float64),
+            waited_seconds=_column(waited_seconds, np.float64),
+            interests=interest_words,
+            interest_count=interest_count,
+            interest_signature=interest_signature,
+            languages=language_words,
+        )
+
+    @classmethod
     def from_seekers(cls, seekers: Iterable[SeekerRecord]) -> QueueSnapshot:
         """The snapshot of these members (validates genders; keeps the given order)."""
         records = seekers if isinstance(seekers, Sequence) else list(seekers)
-        sought = _SoughtMasks()
-        interests, interest_count, interest_signature = _bitsets(
-            list(map(attrgetter("interests"), records)), _Vocabulary(str.casefold),
-            MAX_INTEREST_BITS,
-        )
-        languages, _, _ = _bitsets(
-            list(map(attrgetter("languages"), records)), _Vocabulary(language_family), None
-        )
-        return cls(
-            user_ids=list(map(attrgetter("user_id"), records)),
-            age=_integers(records, "age"),
-            min_age=_integers(records, "min_age"),
-            max_age=_integers(records, "max_age"),
-            gender=np.fromiter(
-                map(_gender_code, map(attrgetter("gender"), records)), np.int64, len(records)
-            ),
-            sought=np.fromiter(
-                map(sought.__getitem__, map(tuple, map(attrgetter("genders_sought"), records))),
-                np.int64, len(records),
-            ),
-            latitude=_floats(records, "latitude"),
-            longitude=_floats(records, "longitude"),
-            max_distance_km=_floats(records, "max_distance_km"),
-            waited_seconds=_floats(records, "waited_seconds"),
-            interests=interests,
-            interest_count=interest_count,
-            interest_signature=interest_signature,
-            languages=languages,
+
+        def column(name: str) -> list[Any]:
+            return list(map(attrgetter(name), records))
+
+        return cls.from_columns(
+            user_ids=column("user_id"),
+            age=column("age"),
+            gender=column("gender"),
+            latitude=column("latitude"),
+            longitude=column("longitude"),
+            interests=Ragged.of(column("interests")),
+            languages=Ragged.of(column("languages")),
+            min_age=column("min_age"),
+            max_age=column("max_age"),
+            genders_sought=Ragged.of(column("genders_sought")),
+            max_distance_km=column("max_distance_km"),
+            waited_seconds=column("waited_seconds"),
         )
 
     def __len__(self) -> int:
@@ -379,9 +425,7 @@ def _spread_bits(values: Ints) -> Ints:
 def _morton(cells: Ints) -> Ints:
     """The Z-order code of 3-D cell coordinates (3 x n): nearby cells sort together, and a
     coarser cell's code is a prefix of its finer cells' codes."""
-    code: Ints = (
-        _spread_bits(cells[0]) << 2 | _spread_bits(cells[1]) << 1 | _spread_bits(cells[2])
-    )
+    code: Ints = _spread_bits(cells[0]) << 2 | _spread_bits(cells[1]) << 1 | _spread_bits(cells[2])
     return code
 
 
@@ -440,17 +484,20 @@ class _Located:
         morton = _morton(fine)
         order = _sorted_order([(morton, 3 * _FINE_BITS)])
         located, position, fine, morton = (
-            located[order], position[:, order], fine[:, order], morton[order]
+            located[order],
+            position[:, order],
+            fine[:, order],
+            morton[order],
         )
         limit = snapshot.max_distance_km[located]
         half_angle = np.minimum(limit, math.pi * EARTH_RADIUS_KM) / (2 * EARTH_RADIUS_KM)
         reach = 2 * EARTH_RADIUS_KM * np.sin(half_angle)
         cell_km = _FINE_KM * (1 << np.array(_LEVEL_SHIFTS))
-        level = np.minimum(
-            np.searchsorted(cell_km, _SEARCH_RATIO * reach), len(_LEVEL_SHIFTS) - 1
-        )
+        level = np.minimum(np.searchsorted(cell_km, _SEARCH_RATIO * reach), len(_LEVEL_SHIFTS) - 1)
         age, min_age, max_age = (
-            snapshot.age[located], snapshot.min_age[located], snapshot.max_age[located]
+            snapshot.age[located],
+            snapshot.min_age[located],
+            snapshot.max_age[located],
         )
         return cls(
             index=located,
@@ -544,9 +591,117 @@ def _visits(people: _Located, own: _Entries, shift: int) -> tuple[_Entries, Ints
     return _Entries.joined(parts, mortons)
 
 
-def _level_pairs(people: _Located, entries: _Entries, level: int, window: int) -> tuple[Ints, Ints]:
-    """Candidate pairs found at one level: neighbours in each bucket's sorted order, with
-    genders and ages that fit both ways.
+class _Ranked(NamedTuple):
+    """Candidate pairs as sortable keys: the score in the high bits, the pair number below
+    (so keys are unique per pair, and ties go by pair)."""
+
+    keys: Ints
+    pair_bits: int
+
+
+def _pair_bits(n: int) -> int:
+    return max(1, (n * n).bit_length())
+
+
+def _rank_keys(scores: Floats, pairs: Ints, pair_bits: int) -> Ints:
+    """The sortable key of each scored pair."""
+    score_bits = 62 - pair_bits
+    scaled = np.rint(np.clip(scores, 0.0, 1.0) * ((1 << score_bits) - 1)).astype(np.int64)
+    keys: Ints = scaled << pair_bits | pairs
+    return keys
+
+
+def _arc_km(chord: Floats) -> Floats:
+    """The great-circle distance of each straight-line one through the Earth."""
+    half = chord / (2 * EARTH_RADIUS_KM)
+    squared = half * half
+    # Nearly every pair is under 600 km apart, where this series of arcsin is exact to
+    # 1e-12 and several times faster; the far ones take the real thing.
+    arc = half * (1 + squared * (1 / 6 + squared * (3 / 40 + squared * (5 / 112))))
+    far = np.flatnonzero(half > 0.05)
+    arc[far] = np.arcsin(np.minimum(half[far], 1.0))
+    distance: Floats = 2 * EARTH_RADIUS_KM * arc
+    return distance
+
+
+@dataclass(frozen=True, eq=False)
+class _Row:
+    """The visits of one level in bucket order, with what the pair checks read, so that
+    comparing neighbours reads consecutive memory."""
+
+    bucket: Ints
+    flags: Ints
+    member: Ints
+    age: Ints
+    min_age: Ints
+    max_age: Ints
+    position: Floats  # 3 x n
+    reach: Floats
+    languages: Words
+    interests: Words
+    interest_count: Floats
+    max_distance_km: Floats
+    waiting: Floats  # this member's share of the waiting term
+
+    @classmethod
+    def of(cls, people: _Located, bucket: Ints, flags: Ints, member: Ints) -> _Row:
+        waited = np.clip(people.waited_seconds[member], 0.0, WAIT_SATURATION_SECONDS)
+        return cls(
+            bucket=bucket,
+            flags=flags,
+            member=member,
+            age=people.age[member],
+            min_age=people.min_age[member],
+            max_age=people.max_age[member],
+            position=people.position[:, member],
+            reach=people.reach[member],
+            languages=people.languages[:, member],
+            interests=people.interests[:, member],
+            interest_count=people.interest_count[member].astype(np.float64),
+            max_distance_km=people.max_distance_km[member],
+            waiting=waited * (WAITING_WEIGHT / (2 * WAIT_SATURATION_SECONDS)),
+        )
+
+
+def _neighbour_keys(row: _Row, k: int, n: int, pair_bits: int) -> Ints:
+    """The keys of the compatible pairs of visits k apart in the row, scored."""
+    a, b = slice(None, -k), slice(k, None)
+    # Cheap checks on the whole row first, the rest only on the pairs that pass them.
+    ok = (row.bucket[a] == row.bucket[b]) & ((row.flags[a] | row.flags[b]) == _ALL_FLAGS)
+    ok &= (row.age[b] >= row.min_age[a]) & (row.age[b] <= row.max_age[a])
+    ok &= (row.age[a] >= row.min_age[b]) & (row.age[a] <= row.max_age[b])
+    i = np.flatnonzero(ok)
+    j = i + k
+    squared = np.zeros(len(i))
+    for axis in row.position:
+        squared += np.square(axis[i] - axis[j])
+    reach = np.minimum(row.reach[i], row.reach[j])
+    ok = squared <= reach * reach
+    speak = np.zeros(len(i), dtype=bool)
+    for word in row.languages:
+        speak |= (word[i] & word[j]) != 0
+    ok &= speak
+    keep = np.flatnonzero(ok)
+    i, j, chord = i[keep], j[keep], np.sqrt(squared[keep])
+    shared = np.zeros(len(i))
+    for word in row.interests:
+        shared += np.bitwise_count(word[i] & word[j])
+    union = row.interest_count[i] + row.interest_count[j] - shared
+    similarity = shared / np.maximum(union, 1.0)  # 0 when neither lists any
+    limit = np.minimum(row.max_distance_km[i], row.max_distance_km[j])
+    closeness = np.clip(1.0 - _arc_km(chord) / np.maximum(limit, 1e-9), 0.0, 1.0)
+    scores = (
+        INTEREST_WEIGHT * similarity
+        + CLOSENESS_WEIGHT * closeness
+        + (row.waiting[i] + row.waiting[j])
+    )
+    return _rank_keys(scores, _pair_numbers(row.member[i], row.member[j], n), pair_bits)
+
+
+def _level_keys(
+    people: _Located, entries: _Entries, level: int, window: int, pair_bits: int
+) -> list[Ints]:
+    """Compatible pairs found at one level, scored: neighbours in each bucket's sorted order.
 
     Members of this level visit every cell their ball reaches; members of coarser levels
     are at home only, so the finer ones find them. A pair needs a member of this level
@@ -564,48 +719,30 @@ def _level_pairs(people: _Located, entries: _Entries, level: int, window: int) -
     age_key = people.age_key[visits.person]
     coarse = 3 * min(shift, _NEIGHBOURHOOD_SHIFT)
     order = _sorted_order(
-        [(visits.channel, 4), (morton >> coarse, 3 * _FINE_BITS - coarse),
-         (age_key, _AGE_KEY_BITS), (people.interest_signature[visits.person], _SIGNATURE_BITS)]
+        [
+            (visits.channel, 4),
+            (morton >> coarse, 3 * _FINE_BITS - coarse),
+            (age_key, _AGE_KEY_BITS),
+            (people.interest_signature[visits.person], _SIGNATURE_BITS),
+        ]
     )
     # A bucket: one gender pairing in one cell of this level.
     bucket = visits.channel[order] << (3 * _FINE_BITS) | morton[order] >> (3 * shift)
-    flags, member = visits.flags[order], visits.person[order]
-    age, low_age, high_age = people.age[member], people.min_age[member], people.max_age[member]
-    firsts, seconds = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
-    for k in range(1, min(window, len(order) - 1) + 1):
-        ok = (bucket[:-k] == bucket[k:]) & ((flags[:-k] | flags[k:]) == _ALL_FLAGS)
-        ok &= (age[k:] >= low_age[:-k]) & (age[k:] <= high_age[:-k])
-        ok &= (age[:-k] >= low_age[k:]) & (age[:-k] <= high_age[k:])
-        at = np.flatnonzero(ok)
-        firsts.append(member[at])
-        seconds.append(member[at + k])
-    return np.concatenate(firsts), np.concatenate(seconds)
-
-
-def _candidate_pairs(people: _Located, window: int) -> tuple[Ints, Ints]:
-    """Pairs worth scoring: nearby in a shared bucket, genders and ages fitting both ways."""
-    entries = _Entries.of(people)
-    found = [
-        _level_pairs(people, entries, int(level), window) for level in np.unique(people.level)
+    row = _Row.of(people, bucket, visits.flags[order], visits.person[order])
+    n = len(people)
+    return [
+        _neighbour_keys(row, k, n, pair_bits) for k in range(1, min(window, len(order) - 1) + 1)
     ]
-    return np.concatenate([p for p, _ in found]), np.concatenate([q for _, q in found])
 
 
-def _chord_km(people: _Located, p: Ints, q: Ints) -> Floats:
-    """The straight-line distance through the Earth between the members of each pair."""
-    squared = np.zeros(len(p))
-    for axis in people.position:
-        squared += np.square(axis[p] - axis[q])
-    chord: Floats = np.sqrt(squared)
-    return chord
-
-
-def _speak_together(people: _Located, p: Ints, q: Ints) -> Bools:
-    """Whether the members of each pair share a language family."""
-    shared = np.zeros(len(p), dtype=bool)
-    for word in people.languages:
-        shared |= (word[p] & word[q]) != 0
-    return shared
+def _candidate_keys(people: _Located, window: int) -> _Ranked:
+    """Compatible pairs worth considering, scored: nearby in a shared bucket."""
+    entries = _Entries.of(people)
+    pair_bits = _pair_bits(len(people))
+    found = [np.empty(0, np.int64)]
+    for level in np.unique(people.level):
+        found += _level_keys(people, entries, int(level), window, pair_bits)
+    return _Ranked(np.concatenate(found), pair_bits)
 
 
 def _pair_numbers(p: Ints, q: Ints, n: int) -> Ints:
@@ -617,7 +754,7 @@ def _pair_numbers(p: Ints, q: Ints, n: int) -> Ints:
 def _excluded_pairs(
     snapshot: QueueSnapshot, people: _Located, excluded: Collection[frozenset[uuid.UUID]]
 ) -> Ints:
-    """The pair numbers of the excluded pairs whose members are both located and queued."""
+    """The sorted pair numbers of the excluded pairs whose members are both located and queued."""
     if not excluded:
         return np.empty(0, np.int64)
     local = np.full(len(snapshot), -1, dtype=np.int64)
@@ -631,14 +768,32 @@ def _excluded_pairs(
     return np.unique(_pair_numbers(ends[:, 0], ends[:, 1], len(people)))
 
 
-def _pair_scores(people: _Located, p: Ints, q: Ints, chord: Floats) -> tuple[Floats, Floats]:
+def _without(ranked: _Ranked, barred: Ints, n: int) -> _Ranked:
+    """The candidates that are not barred pairs."""
+    if not barred.size:
+        return ranked
+    pairs = ranked.keys & ((1 << ranked.pair_bits) - 1)
+    # Only pairs of two members who have exclusions at all need the search.
+    involved = np.zeros(n, dtype=bool)
+    involved[barred // n] = involved[barred % n] = True
+    suspect = np.flatnonzero(involved[pairs // n] & involved[pairs % n])
+    at = np.minimum(np.searchsorted(barred, pairs[suspect]), len(barred) - 1)
+    keep = np.ones(len(pairs), dtype=bool)
+    keep[suspect[barred[at] == pairs[suspect]]] = False
+    return _Ranked(ranked.keys[keep], ranked.pair_bits)
+
+
+def _pair_scores(people: _Located, p: Ints, q: Ints) -> tuple[Floats, Floats]:
     """The score and the great-circle distance of each pair, as `score` defines them."""
+    squared = np.zeros(len(p))
+    for axis in people.position:
+        squared += np.square(axis[p] - axis[q])
+    distance = _arc_km(np.sqrt(squared))
     shared = np.zeros(len(p), dtype=np.int64)
     for word in people.interests:
         shared += np.bitwise_count(word[p] & word[q])
     union = people.interest_count[p] + people.interest_count[q] - shared
     similarity = np.divide(shared, union, out=np.zeros(len(p)), where=union > 0)
-    distance = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(chord / (2 * EARTH_RADIUS_KM), 1.0))
     limit = np.minimum(people.max_distance_km[p], people.max_distance_km[q])
     closeness = np.clip(
         1.0 - np.divide(distance, limit, out=np.ones(len(p)), where=limit > 0), 0.0, 1.0
@@ -651,39 +806,47 @@ def _pair_scores(people: _Located, p: Ints, q: Ints, chord: Floats) -> tuple[Flo
     return total, distance
 
 
-def _greedy_matching(p: Ints, q: Ints, scores: Floats, n: int) -> Ints:
-    """The pairs a best-score-first greedy takes (ties by pair), best first, as indices into
-    p and q.
+def _greedy_matching(ranked: _Ranked, n: int) -> Ints:
+    """The pair numbers a best-key-first greedy takes.
 
     A locally dominant pair (the best remaining pair of both its members) is one the
     sequential greedy takes, so each round takes all of them at once, vectorised.
     """
-    pair = _pair_numbers(p, q, n)
-    pair_bits = max(1, (n * n).bit_length())
-    score_bits = 62 - pair_bits
-    scaled = np.rint(np.clip(scores, 0.0, 1.0) * ((1 << score_bits) - 1)).astype(np.int64)
-    key = scaled << pair_bits | pair
+    key = ranked.keys
+    pairs = key & ((1 << ranked.pair_bits) - 1)
+    p, q = pairs // n, pairs % n
     best = np.full(n, -1, dtype=np.int64)
     matched = np.zeros(n, dtype=bool)
-    alive = np.arange(len(p))
     taken = [np.empty(0, np.int64)]
-    while alive.size:
-        ap, aq, ak = p[alive], q[alive], key[alive]
-        np.maximum.at(best, ap, ak)
-        np.maximum.at(best, aq, ak)
-        won = alive[(best[ap] == ak) & (best[aq] == ak)]
-        matched[p[won]] = True
-        matched[q[won]] = True
-        taken.append(won)
-        best[ap] = -1
-        best[aq] = -1
-        alive = alive[~(matched[ap] | matched[aq])]
-    chosen = np.concatenate(taken)
-    # A pair found in two buckets is taken twice in the same round: keep it once.
-    _, first = np.unique(pair[chosen], return_index=True)
-    once = chosen[first]
-    best_first: Ints = once[np.argsort(-key[once], kind="stable")]
-    return best_first
+    while key.size:
+        np.maximum.at(best, p, key)
+        np.maximum.at(best, q, key)
+        won = np.flatnonzero((best[p] == key) & (best[q] == key))
+        matched[p[won]] = matched[q[won]] = True
+        taken.append(pairs[won])
+        best[p] = best[q] = -1
+        alive = np.flatnonzero(~(matched[p] | matched[q]))
+        key, pairs, p, q = key[alive], pairs[alive], p[alive], q[alive]
+    # A pair found in two buckets has the same key twice and is taken twice in one round.
+    chosen = np.sort(np.concatenate(taken))
+    once: Ints = chosen[np.flatnonzero(np.diff(chosen, prepend=-1))]
+    return once
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pauses the cyclic garbage collector (restored as it was on leaving).
+
+    Making tens of thousands of small objects otherwise wakes it over and over, and each
+    full pass walks every object the process holds, not just these.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def plan_matches(
@@ -699,25 +862,30 @@ def plan_matches(
     every pair).
     """
     people = _Located.of(snapshot)
-    if len(people) < 2:
+    n = len(people)
+    if n < 2:
         return []
-    p, q = _candidate_pairs(people, window)
-    chord = _chord_km(people, p, q)
-    keep = (chord <= np.minimum(people.reach[p], people.reach[q])) & _speak_together(people, p, q)
-    barred = _excluded_pairs(snapshot, people, excluded)
-    if barred.size:
-        keep &= ~np.isin(_pair_numbers(p, q, len(people)), barred)
-    p, q, chord = p[keep], q[keep], chord[keep]
-    scores, distances = _pair_scores(people, p, q, chord)
-    chosen = _greedy_matching(p, q, scores, len(people))
-    user_ids = snapshot.user_ids
-    pairs = zip(
-        map(user_ids.__getitem__, people.index[p[chosen]].tolist()),
-        map(user_ids.__getitem__, people.index[q[chosen]].tolist()),
-        strict=True,
+    ranked = _without(
+        _candidate_keys(people, window), _excluded_pairs(snapshot, people, excluded), n
     )
+    chosen = _greedy_matching(ranked, n)
+    p, q = chosen // n, chosen % n
+    scores, distances = _pair_scores(people, p, q)
+    best_first = np.lexsort((chosen, -scores))
+    user_ids = snapshot.user_ids
+    firsts = map(user_ids.__getitem__, people.index[p[best_first]].tolist())
+    seconds = map(user_ids.__getitem__, people.index[q[best_first]].tolist())
     # tuple.__new__ skips the Python-level constructor: tens of thousands of these a tick.
     make = partial(tuple.__new__, Pairing)
-    return list(
-        map(make, zip(pairs, scores[chosen].tolist(), distances[chosen].tolist(), strict=True))
-    )
+    with _collector_paused():
+        return list(
+            map(
+                make,
+                zip(
+                    zip(firsts, seconds, strict=True),
+                    scores[best_first].tolist(),
+                    distances[best_first].tolist(),
+                    strict=True,
+                ),
+            )
+        )

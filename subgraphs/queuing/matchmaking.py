@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, Uuid, any_, bindparam, delete, func, text
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kindred import failpoints
-from kindred.calendar import age_on
+import kindred.failpoints as failpoints
 from kindred.db import Database
 from subgraphs.queuing import events, matching, saga
 from subgraphs.queuing.models import Match, MatchParticipant, QueueEntry
@@ -30,18 +29,49 @@ log = logging.getLogger(__name__)
 # Any constant works, as long as every replica uses the same one.
 MATCHER_LOCK_ID = 0x6B696E6472656400  # "kindred\0"
 
+# The queue as one row of columns (element i of every array is member i): a column per
+# attribute costs a fraction of a row per member. List-valued attributes come flattened,
+# with each member's count alongside. Age and waited seconds are counted here, on the
+# tick's date and clock: a birthday not reached yet this year takes one off (29 February
+# counts on 1 March, as in kindred.calendar.age_on).
 _MATCHABLE = text(
     """
-    SELECT q.user_id, q.joined_at, c.birthdate, c.gender, c.latitude, c.longitude,
-           c.interests, c.languages, c.min_age, c.max_age, c.genders_sought, c.max_distance_km
-    FROM queue_entries q
-    JOIN profile_copies c ON c.user_id = q.user_id
-    WHERE NOT c.deleted AND c.latitude IS NOT NULL AND c.longitude IS NOT NULL
-      AND NOT EXISTS (
-        SELECT 1 FROM suspensions s
-        WHERE s.user_id = q.user_id AND (s.until IS NULL OR s.until > :now))
-      AND NOT EXISTS (
-        SELECT 1 FROM match_participants p WHERE p.user_id = q.user_id AND p.open)
+    WITH matchable AS MATERIALIZED (
+        SELECT row_number() OVER () AS i, q.user_id,
+               :year - date_part('year', c.birthdate)::int
+                 - (to_char(c.birthdate, 'MMDD') > :month_day)::int AS age,
+               c.gender, c.latitude, c.longitude, c.interests, c.languages, c.min_age,
+               c.max_age, c.genders_sought, c.max_distance_km,
+               date_part('epoch', :now - q.joined_at) AS waited_seconds
+        FROM queue_entries q
+        JOIN profile_copies c ON c.user_id = q.user_id
+        WHERE NOT c.deleted AND c.latitude IS NOT NULL AND c.longitude IS NOT NULL
+          AND NOT EXISTS (
+            SELECT 1 FROM suspensions s
+            WHERE s.user_id = q.user_id AND (s.until IS NULL OR s.until > :now))
+          AND NOT EXISTS (
+            SELECT 1 FROM match_participants p WHERE p.user_id = q.user_id AND p.open)
+    )
+    SELECT coalesce(array_agg(user_id ORDER BY i), '{}') AS user_ids,
+           coalesce(array_agg(age ORDER BY i), '{}') AS age,
+           coalesce(array_agg(gender ORDER BY i), '{}') AS gender,
+           coalesce(array_agg(latitude ORDER BY i), '{}') AS latitude,
+           coalesce(array_agg(longitude ORDER BY i), '{}') AS longitude,
+           coalesce(array_agg(cardinality(interests) ORDER BY i), '{}') AS interest_counts,
+           coalesce(array_agg(cardinality(languages) ORDER BY i), '{}') AS language_counts,
+           coalesce(array_agg(min_age ORDER BY i), '{}') AS min_age,
+           coalesce(array_agg(max_age ORDER BY i), '{}') AS max_age,
+           coalesce(array_agg(cardinality(genders_sought) ORDER BY i), '{}') AS sought_counts,
+           coalesce(array_agg(max_distance_km ORDER BY i), '{}') AS max_distance_km,
+           coalesce(array_agg(waited_seconds ORDER BY i), '{}') AS waited_seconds,
+           (SELECT coalesce(array_agg(word ORDER BY i, n), '{}')
+            FROM matchable, unnest(interests) WITH ORDINALITY AS u(word, n)) AS interests,
+           (SELECT coalesce(array_agg(word ORDER BY i, n), '{}')
+            FROM matchable, unnest(languages) WITH ORDINALITY AS u(word, n)) AS languages,
+           (SELECT coalesce(array_agg(word ORDER BY i, n), '{}')
+            FROM matchable, unnest(genders_sought) WITH ORDINALITY AS u(word, n))
+             AS genders_sought
+    FROM matchable
     """
 )
 
@@ -65,25 +95,27 @@ class TickReport:
     total_ms: float = 0.0
 
 
-def _seekers(rows: Sequence[Row[Any]], now: datetime) -> list[matching.Seeker]:
-    today = now.date()
-    return [
-        matching.Seeker(
-            user_id=row.user_id,
-            age=age_on(row.birthdate, today),
-            gender=row.gender,
-            latitude=row.latitude,
-            longitude=row.longitude,
-            interests=row.interests,
-            languages=row.languages,
-            min_age=row.min_age,
-            max_age=row.max_age,
-            genders_sought=row.genders_sought,
-            max_distance_km=row.max_distance_km,
-            waited_seconds=(now - row.joined_at).total_seconds(),
-        )
-        for row in rows
-    ]
+def _snapshot(columns: Row[Any]) -> matching.QueueSnapshot:
+    """The matcher's snapshot of the queue loaded by `_MATCHABLE`."""
+    return matching.QueueSnapshot.from_columns(
+        user_ids=columns.user_ids,
+        age=columns.age,
+        gender=columns.gender,
+        latitude=columns.latitude,
+        longitude=columns.longitude,
+        interests=matching.Ragged(columns.interests, columns.interest_counts),
+        languages=matching.Ragged(columns.languages, columns.language_counts),
+        min_age=columns.min_age,
+        max_age=columns.max_age,
+        genders_sought=matching.Ragged(columns.genders_sought, columns.sought_counts),
+        max_distance_km=columns.max_distance_km,
+        waited_seconds=columns.waited_seconds,
+    )
+
+
+def _matchable_parameters(now: datetime) -> dict[str, Any]:
+    """What `_MATCHABLE` counts ages and waits from: the tick's clock and calendar date."""
+    return {"now": now, "year": now.year, "month_day": f"{now:%m%d}"}
 
 
 async def _take_from_queue(
@@ -92,12 +124,38 @@ async def _take_from_queue(
     """Removes these members from the queue; who was still there, with their join time."""
     if not user_ids:
         return {}
+    # One array parameter: a tick may take more members than a statement has parameters.
     taken = await session.exec(
         delete(QueueEntry)
-        .where(col(QueueEntry.user_id).in_(user_ids))
-        .returning(col(QueueEntry.user_id), col(QueueEntry.joined_at))
+        .where(col(QueueEntry.user_id) == any_(bindparam("ids", type_=ARRAY(Uuid))))
+        .returning(col(QueueEntry.user_id), col(QueueEntry.joined_at)),
+        params={"ids": list(user_ids)},
     )
     return {user_id: joined_at for user_id, joined_at in taken.all()}
+
+
+async def _persist(
+    session: AsyncSession, matches: Sequence[Match], taken: dict[uuid.UUID, datetime]
+) -> None:
+    """Inserts the matches and their participants in batches (executemany)."""
+    if not matches:
+        return
+    connection = await session.connection()
+    await connection.execute(insert(Match), [match.model_dump() for match in matches])
+    await connection.execute(
+        insert(MatchParticipant),
+        [
+            {
+                "match_id": match.id,
+                "user_id": user_id,
+                "open": True,
+                "queued_since": taken[user_id],
+                "created_at": match.created_at,
+            }
+            for match in matches
+            for user_id in match.user_ids
+        ],
+    )
 
 
 async def tick(db: Database, policy: saga.RetryPolicy) -> TickReport:
@@ -110,12 +168,12 @@ async def tick(db: Database, policy: saga.RetryPolicy) -> TickReport:
             return TickReport(ran=False)
         now = datetime.now(UTC)
         connection = await session.connection()
-        rows = (await connection.execute(_MATCHABLE, {"now": now})).all()
+        columns = (await connection.execute(_MATCHABLE, _matchable_parameters(now))).one()
         excluded = [
             frozenset(pair) for pair in (await connection.execute(_EXCLUDED, {"now": now})).all()
         ]
         planned_at = time.perf_counter()
-        snapshot = matching.QueueSnapshot.from_seekers(_seekers(rows, now))
+        snapshot = _snapshot(columns)
         pairings = matching.plan_matches(snapshot, excluded=excluded)
         plan_ms = (time.perf_counter() - planned_at) * 1000
         taken = await _take_from_queue(
@@ -142,32 +200,16 @@ async def tick(db: Database, policy: saga.RetryPolicy) -> TickReport:
             if user_id not in matched
         ]
         if leftovers:
-            await session.exec(insert(QueueEntry).values(leftovers).on_conflict_do_nothing())
-        if matches:
-            session.add_all(matches)
-            await session.flush()
-            await session.exec(
-                insert(MatchParticipant).values(
-                    [
-                        {
-                            "match_id": match.id,
-                            "user_id": user_id,
-                            "open": True,
-                            "queued_since": taken[user_id],
-                            "created_at": now,
-                        }
-                        for match in matches
-                        for user_id in match.user_ids
-                    ]
-                )
-            )
-            for match in matches:
-                uow.publish(events.match_created(match))
+            await connection.execute(insert(QueueEntry).on_conflict_do_nothing(), leftovers)
+        await _persist(session, matches, taken)
+        for match in matches:
+            uow.publish(events.match_created(match))
         await uow.commit()
-    failpoints.reach("matcher.committed")
+    if matches:
+        failpoints.reach("matcher.committed")
     report = TickReport(
         ran=True,
-        queued=len(rows),
+        queued=len(snapshot),
         matches=len(matches),
         plan_ms=plan_ms,
         total_ms=(time.perf_counter() - started) * 1000,

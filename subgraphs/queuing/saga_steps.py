@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kindred import failpoints
+import kindred.failpoints as failpoints
 from kindred.db import Database, UnitOfWork
 from subgraphs.queuing import events, saga
 from subgraphs.queuing.models import Match, MatchParticipant, QueueEntry

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from kindred.app import Subgraph, create_app
 from kindred.auth import TokenVerifier
 from kindred.settings import Settings
+from subgraphs.user.handlers import HANDLERS
 from subgraphs.user.schema import schema
 from subgraphs.user.security import TokenIssuer, load_or_create_signing_key
 
@@ -40,6 +41,7 @@ SUBGRAPH = Subgraph(
     name="user",
     schema=schema,
     migrations_dir=Path(__file__).parent / "migrations",
+    handlers=HANDLERS,
     routes=[Route("/.well-known/jwks.json", jwks)],
     state=token_issuer,
     verifier=local_verifier,

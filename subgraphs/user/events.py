@@ -6,7 +6,7 @@ from typing import Any
 
 from kindred.events import Event
 from kindred.topics import Topic
-from subgraphs.user.models import Account
+from subgraphs.user.models import Account, Device
 
 
 def profile_snapshot(account: Account) -> dict[str, Any]:
@@ -47,4 +47,37 @@ def user_deleted(account: Account) -> Event:
         aggregate_id=str(account.id),
         aggregate_version=account.version,
         payload={"user_id": str(account.id)},
+    )
+
+
+def _device_payload(device: Device) -> dict[str, Any]:
+    return {
+        "device_id": str(device.id),
+        "user_id": str(device.user_id),
+        "token": device.token,
+        "platform": device.platform,
+    }
+
+
+def device_registered(device: Device) -> Event:
+    """A push token now belongs to this member (the notification subgraph copies it).
+
+    Keyed by the token, at the device's version: a token's events stay in order even
+    when it moves from one member to another.
+    """
+    return Event(
+        topic=Topic.USER_DEVICE_REGISTERED,
+        aggregate_id=device.token,
+        aggregate_version=device.version,
+        payload=_device_payload(device),
+    )
+
+
+def device_removed(device: Device) -> Event:
+    """A push token is gone (removed by its member, their account closed, or dead)."""
+    return Event(
+        topic=Topic.USER_DEVICE_REMOVED,
+        aggregate_id=device.token,
+        aggregate_version=device.version,
+        payload=_device_payload(device),
     )

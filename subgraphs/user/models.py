@@ -54,7 +54,11 @@ class RefreshToken(SQLModel, table=True):
 
 
 class Device(SQLModel, table=True):
-    """A push-notification token of one of a member's devices."""
+    """A push-notification token of one of a member's devices.
+
+    A removed device keeps its row (`removed_at` set) so `version`, which counts every
+    change and orders the device's events, never goes back when the token returns.
+    """
 
     __tablename__ = "devices"
 
@@ -62,8 +66,10 @@ class Device(SQLModel, table=True):
     user_id: uuid.UUID = Field(index=True)
     token: str = Field(unique=True)
     platform: str
+    version: int = 1
     created_at: datetime = columns.timestamp()
     updated_at: datetime = columns.timestamp()
+    removed_at: datetime | None = columns.timestamp(nullable=True)
 
 
 @dataclass(frozen=True, slots=True)

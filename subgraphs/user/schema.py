@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -350,14 +350,31 @@ class Mutation:
     @strawberry.mutation(description="Registers a push token (idempotent: again is the same).")
     async def register_device(self, info: Ctx, token: str, platform: DevicePlatform) -> Device:
         identity = info.context.require_identity()
-        async with info.context.platform.db.session() as session, session.begin():
+        async with info.context.platform.db.unit_of_work() as uow:
             row = await service.register_device(
-                session,
+                uow,
                 user_id=parse_id(identity.user_id),
                 token=token,
                 platform=platform.value,
             )
+            await uow.commit()
         return Device.from_row(row)
+
+    @strawberry.mutation(
+        description="Removes one of the signed-in member's push tokens; false if it was not theirs."
+    )
+    async def remove_device(
+        self,
+        info: Ctx,
+        token: Annotated[str, strawberry.argument(description="The push token to remove.")],
+    ) -> bool:
+        identity = info.context.require_identity()
+        async with info.context.platform.db.unit_of_work() as uow:
+            removed = await service.remove_device(
+                uow, user_id=parse_id(identity.user_id), token=token
+            )
+            await uow.commit()
+        return removed
 
     @strawberry.mutation(description="Closes the signed-in member's account.")
     async def delete_account(self, info: Ctx) -> bool:

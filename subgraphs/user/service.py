@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -212,9 +212,10 @@ async def forget_cached(cache: Cache, user_id: uuid.UUID) -> None:
 
 
 async def register_device(
-    session: AsyncSession, *, user_id: uuid.UUID, token: str, platform: str
+    uow: UnitOfWork, *, user_id: uuid.UUID, token: str, platform: str
 ) -> Device:
-    """Registers a push token; registering it again (by anyone) updates the same row."""
+    """Registers a push token and announces it; registering it again unchanged changes
+    nothing, and a token registered by someone else moves to them (a new version)."""
     token = profile.device_token(token)
     now = _now()
     statement = (
@@ -224,16 +225,69 @@ async def register_device(
             user_id=user_id,
             token=token,
             platform=platform,
+            version=1,
             created_at=now,
             updated_at=now,
         )
         .on_conflict_do_update(
             index_elements=["token"],
-            set_={"user_id": user_id, "platform": platform, "updated_at": now},
+            set_={
+                "user_id": user_id,
+                "platform": platform,
+                "updated_at": now,
+                "removed_at": None,
+                "version": Device.version + 1,
+            },
+            where=or_(
+                col(Device.user_id) != user_id,
+                col(Device.platform) != platform,
+                col(Device.removed_at).is_not(None),
+            ),
         )
         .returning(Device)
+        .execution_options(populate_existing=True)
     )
-    return (await session.exec(statement)).scalars().one()
+    device = (await uow.session.exec(statement)).scalars().first()
+    if device is None:
+        # Already registered as asked: no new version, no event.
+        return (await uow.session.exec(select(Device).where(Device.token == token))).one()
+    uow.publish(events.device_registered(device))
+    return device
+
+
+async def _remove_devices(uow: UnitOfWork, *conditions: Any) -> list[Device]:
+    """Marks the matching active devices removed (a new version each) and announces it."""
+    now = _now()
+    removed = list(
+        (
+            await uow.session.exec(
+                update(Device)
+                .where(*conditions, col(Device.removed_at).is_(None))
+                .values(removed_at=now, updated_at=now, version=Device.version + 1)
+                .returning(Device)
+                .execution_options(synchronize_session=False, populate_existing=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for device in removed:
+        uow.publish(events.device_removed(device))
+    return removed
+
+
+async def remove_device(uow: UnitOfWork, *, user_id: uuid.UUID, token: str) -> bool:
+    """Removes one of the member's push tokens; False if they had no such active token."""
+    token = profile.device_token(token)
+    removed = await _remove_devices(uow, col(Device.user_id) == user_id, col(Device.token) == token)
+    return bool(removed)
+
+
+async def forget_dead_device(uow: UnitOfWork, *, token: str, version: int) -> bool:
+    """The push provider said this token is dead: removes it unless it was registered
+    again since `version` (the registration the provider refused)."""
+    removed = await _remove_devices(uow, col(Device.token) == token, col(Device.version) <= version)
+    return bool(removed)
 
 
 async def delete_account(uow: UnitOfWork, *, user_id: uuid.UUID) -> Account:
@@ -250,5 +304,6 @@ async def delete_account(uow: UnitOfWork, *, user_id: uuid.UUID) -> Account:
     account.bio = account.latitude = account.longitude = None
     account.interests, account.languages = [], []
     await _revoke_all(uow.session, user_id)
+    await _remove_devices(uow, col(Device.user_id) == user_id)
     uow.publish(events.user_deleted(account))
     return account

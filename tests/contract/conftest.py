@@ -65,7 +65,9 @@ def issuer(infra: Any, contract_data_dir: Path) -> TokenIssuer:
 
 @pytest.fixture(scope="session")
 async def user_served(infra: Any, contract_data_dir: Path) -> AsyncIterator[Served]:
-    async with serve(USER, _settings("user", infra, contract_data_dir)) as served:
+    # No event consumer: it would join the group the end-to-end tests' user subgraph uses.
+    subgraph = dataclasses.replace(USER, handlers={})
+    async with serve(subgraph, _settings("user", infra, contract_data_dir)) as served:
         yield served
 
 

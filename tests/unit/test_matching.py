@@ -204,6 +204,37 @@ def test_an_unknown_gender_is_refused() -> None:
         matching.QueueSnapshot.from_seekers([member("ROBOT")])
 
 
+def test_a_snapshot_from_columns_is_the_snapshot_of_the_same_members() -> None:
+    her = member("WOMAN", interests=["Jazz", "jazz", "Chess"], languages=["pt-BR", "en"])
+    him = member("MAN", interests=[], languages=["pt"], genders_sought=[])
+    nowhere = member("WOMAN", latitude=None, longitude=None)
+    queue = [her, him, nowhere]
+    from_columns = matching.QueueSnapshot.from_columns(
+        user_ids=[seeker.user_id for seeker in queue],
+        age=[seeker.age for seeker in queue],
+        gender=[seeker.gender for seeker in queue],
+        latitude=[seeker.latitude for seeker in queue],
+        longitude=[seeker.longitude for seeker in queue],
+        interests=matching.Ragged.of(seeker.interests for seeker in queue),
+        languages=matching.Ragged.of(seeker.languages for seeker in queue),
+        min_age=[seeker.min_age for seeker in queue],
+        max_age=[seeker.max_age for seeker in queue],
+        genders_sought=matching.Ragged.of(seeker.genders_sought for seeker in queue),
+        max_distance_km=[seeker.max_distance_km for seeker in queue],
+        waited_seconds=[seeker.waited_seconds for seeker in queue],
+    )
+    from_seekers = matching.QueueSnapshot.from_seekers(queue)
+    for name in ("age", "gender", "sought", "interests", "interest_count", "languages"):
+        assert getattr(from_columns, name).tolist() == getattr(from_seekers, name).tolist()
+    assert from_columns.interest_count.tolist() == [2, 0, 2]  # "Jazz" and "jazz" are one
+    assert pairs(matching.plan_matches(from_columns)) == {frozenset((her.user_id, him.user_id))}
+
+
+def test_an_unknown_gender_sought_is_refused() -> None:
+    with pytest.raises(ValueError, match="gender"):
+        matching.QueueSnapshot.from_seekers([member(genders_sought=["ROBOT"])])
+
+
 def random_queue(rng: random.Random, size: int) -> list[Seeker]:
     """Members around three nearby towns with varied preferences, some without a place."""
     towns = [LISBON, east_of(LISBON, 30.0), (LISBON[0] + 0.5, LISBON[1])]
@@ -220,8 +251,9 @@ def random_queue(rng: random.Random, size: int) -> list[Seeker]:
                 gender=gender,
                 latitude=town[0] + rng.gauss(0, 0.05) if located else None,
                 longitude=town[1] + rng.gauss(0, 0.05) if located else None,
-                interests=rng.sample(["Hiking", "Jazz", "Chess", "Films", "Food", "Art"],
-                                     rng.randint(0, 4)),
+                interests=rng.sample(
+                    ["Hiking", "Jazz", "Chess", "Films", "Food", "Art"], rng.randint(0, 4)
+                ),
                 languages=rng.sample(["pt", "en", "es"], rng.randint(1, 2)),
                 min_age=max(18, age - rng.randint(0, 10)),
                 max_age=age + rng.randint(0, 10),
@@ -241,12 +273,9 @@ def test_the_planner_nearly_equals_the_exhaustive_greedy_on_a_random_queue(seed:
     queue = random_queue(rng, 400)
     located = [seeker for seeker in queue if matching.is_located(seeker)]
     excluded = [
-        frozenset((a.user_id, b.user_id))
-        for a, b in (rng.sample(located, 2) for _ in range(200))
+        frozenset((a.user_id, b.user_id)) for a, b in (rng.sample(located, 2) for _ in range(200))
     ]
-    pairings = matching.plan_matches(
-        matching.QueueSnapshot.from_seekers(queue), excluded=excluded
-    )
+    pairings = matching.plan_matches(matching.QueueSnapshot.from_seekers(queue), excluded=excluded)
     reference = matching.exhaustive_greedy(queue, excluded=excluded)
     by_id = {seeker.user_id: seeker for seeker in queue}
     seen: set[uuid.UUID] = set()

@@ -1,0 +1,1 @@
+"""The communication subgraph: conversations, messages, read receipts, typing, live delivery."""

@@ -1,0 +1,33 @@
+"""The events the communication subgraph handles: the match saga's create and cancel."""
+
+from __future__ import annotations
+
+import uuid
+
+from kindred.db import UnitOfWork
+from kindred.events import Event
+from kindred.kafka import Handler
+from kindred.topics import Topic
+from subgraphs.communication import service
+
+
+async def on_match_created(uow: UnitOfWork, event: Event) -> None:
+    await service.open_for_match(
+        uow,
+        match_id=uuid.UUID(event.payload["match_id"]),
+        user_ids=[uuid.UUID(member) for member in event.payload["user_ids"]],
+    )
+
+
+async def on_match_cancelled(uow: UnitOfWork, event: Event) -> None:
+    await service.cancel_match(
+        uow.session,
+        match_id=uuid.UUID(event.payload["match_id"]),
+        reason=event.payload.get("reason"),
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    Topic.QUEUE_MATCH_CREATED: on_match_created,
+    Topic.QUEUE_MATCH_CANCELLED: on_match_cancelled,
+}

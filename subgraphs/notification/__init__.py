@@ -1,0 +1,1 @@
+"""The notification subgraph: notifications, a read model of push tokens, push delivery."""

@@ -1,0 +1,20 @@
+"""The events the user subgraph handles: push tokens the provider says are dead."""
+
+from __future__ import annotations
+
+from kindred.db import UnitOfWork
+from kindred.events import Event
+from kindred.kafka import Handler
+from kindred.topics import Topic
+from subgraphs.user import service
+
+
+async def on_device_unregistered(uow: UnitOfWork, event: Event) -> None:
+    await service.forget_dead_device(
+        uow, token=str(event.payload["token"]), version=int(event.payload["version"])
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    Topic.NOTIFICATION_DEVICE_UNREGISTERED: on_device_unregistered,
+}
