@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import sys
 
-from bench import entities_batch, gateway_vs_subgraph, propagation_lag
+from bench import (
+    chat_latency,
+    entities_batch,
+    gateway_vs_subgraph,
+    match_to_notifications,
+    matcher,
+    propagation_lag,
+)
 
 
 def main() -> None:
     if len(sys.argv) > 1:
         sys.exit("usage: python -m bench  (or python -m bench.<name> --help for one)")
-    for benchmark in (propagation_lag, gateway_vs_subgraph, entities_batch):
+    for benchmark in (
+        propagation_lag,
+        gateway_vs_subgraph,
+        entities_batch,
+        matcher,
+        chat_latency,
+        match_to_notifications,
+    ):
         print(f"\n=== {benchmark.NAME} ===", flush=True)
         benchmark.main([])
 

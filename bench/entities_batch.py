@@ -100,7 +100,10 @@ async def measure(stack: Stack, users: int, requests: int) -> dict[str, Any]:
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            marking_requests(app), host="127.0.0.1", port=port, log_level="warning",
+            marking_requests(app),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
             lifespan="on",
         )
     )
@@ -118,13 +121,21 @@ async def measure(stack: Stack, users: int, requests: int) -> dict[str, Any]:
             progress(f"registering {users} members in the in-process user subgraph")
             ids, token = [], ""
             for i in range(users):
-                answer = await client.post(url, json={"query": REGISTER, "variables": {"input": {
-                    "email": f"bench-entities-{i}-{time.time_ns()}@example.com",
-                    "password": "correct horse battery",
-                    "displayName": f"Member {i}",
-                    "birthdate": "1990-01-01",
-                    "gender": "WOMAN" if i % 2 else "MAN",
-                }}})
+                answer = await client.post(
+                    url,
+                    json={
+                        "query": REGISTER,
+                        "variables": {
+                            "input": {
+                                "email": f"bench-entities-{i}-{time.time_ns()}@example.com",
+                                "password": "correct horse battery",
+                                "displayName": f"Member {i}",
+                                "birthdate": "1990-01-01",
+                                "gender": "WOMAN" if i % 2 else "MAN",
+                            }
+                        },
+                    },
+                )
                 payload = answer.json()["data"]["register"]
                 ids.append(payload["user"]["id"])
                 token = payload["accessToken"]
@@ -185,13 +196,21 @@ def report(measured: dict[str, Any]) -> dict[str, Any]:
             f"{n} stmt x{times}" for n, times in r["statements_per_request"].items()
         )
         latency = r["latency_ms"]
-        rows.append([phase, per_request, latency["p50"], latency["p90"], latency["p99"],
-                     latency["max"], r["requests"]])
+        rows.append(
+            [
+                phase,
+                per_request,
+                latency["p50"],
+                latency["p90"],
+                latency["p99"],
+                latency["max"],
+                r["requests"],
+            ]
+        )
     print_table(
         f"_entities with {measured['users']} User representations, user subgraph in-process "
         "over HTTP",
-        ["cache", "SQL statements per request", "p50 ms", "p90 ms", "p99 ms", "max ms",
-         "requests"],
+        ["cache", "SQL statements per request", "p50 ms", "p90 ms", "p99 ms", "max ms", "requests"],
         rows,
     )
     for phase, r in measured["results"].items():
@@ -202,7 +221,8 @@ def report(measured: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.entities_batch", description=__doc__,
+        prog="python -m bench.entities_batch",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--users", type=int, default=100, help="representations (100)")

@@ -57,8 +57,15 @@ def run_wrk(
     body_file = work_dir / "body.json"
     body_file.write_text(json.dumps({"query": query}), encoding="utf-8")
     argv = [
-        "wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
-        "-s", str(LUA_SCRIPT), url,
+        "wrk",
+        f"-t{THREADS}",
+        f"-c{CONNECTIONS}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA_SCRIPT),
+        url,
     ]
     env = {**os.environ, "BENCH_BODY_FILE": str(body_file), "BENCH_TOKENS_FILE": str(tokens_file)}
     finished = subprocess.run(
@@ -76,9 +83,11 @@ def run_wrk(
 def run(members: int, duration: int, warmup: int) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: `make system-packages` (apt-get install wrk)")
-    with private_stack(NAME, gateway=True, env={"KINDRED_GATEWAY_DEDUP": "0"}) as stack, \
-            httpx.Client(timeout=30.0) as client, \
-            tempfile.TemporaryDirectory(prefix="kindred-bench-wrk-") as scratch:
+    with (
+        private_stack(NAME, gateway=True, env={"KINDRED_GATEWAY_DEDUP": "0"}) as stack,
+        httpx.Client(timeout=30.0) as client,
+        tempfile.TemporaryDirectory(prefix="kindred-bench-wrk-") as scratch,
+    ):
         work_dir = Path(scratch)
         user_url, gateway_url = stack.subgraph_urls["user"], stack.graphql_url
         progress(f"registering {members} members and putting them in the queue")
@@ -134,8 +143,17 @@ def report(measured: dict[str, Any]) -> dict[str, Any]:
     print_table(
         f"Gateway (dedup off) vs user subgraph direct: wrk -t{THREADS} -c{CONNECTIONS} "
         f"-d{measured['duration_s']}s, {measured['members']} members",
-        ["path", "req/s", "p50 ms", "p90 ms", "p99 ms", "requests", "non-2xx", "sock err",
-         "bad answers"],
+        [
+            "path",
+            "req/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "requests",
+            "non-2xx",
+            "sock err",
+            "bad answers",
+        ],
         rows,
     )
     for name, query in measured["queries"].items():
@@ -148,7 +166,8 @@ def report(measured: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.gateway_vs_subgraph", description=__doc__,
+        prog="python -m bench.gateway_vs_subgraph",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--members", type=int, default=50, help="members rotated by wrk (50)")

@@ -35,9 +35,11 @@ from kindred.devstack.postgres import database_url
 NAME = "match_to_notifications"
 UPDATE = """
 mutation($input: ProfileInput!) { updateProfile(input: $input, expectedVersion: 1) { version } }"""
+# The participant row is written by the tick and never updated while the match is open:
+# its commit time is the match's (the match row itself is updated by the saga).
 MATCH = """
-SELECT m.id, pg_xact_commit_timestamp(m.xmin) FROM matches m
-JOIN match_participants p ON p.match_id = m.id WHERE p.user_id = %s"""
+SELECT p.match_id, pg_xact_commit_timestamp(p.xmin) FROM match_participants p
+WHERE p.user_id = %s"""
 ACTIVE = "SELECT status, updated_at, pg_xact_commit_timestamp(xmin) FROM matches WHERE id = %s"
 NOTIFIED = """
 SELECT count(*), max(pg_xact_commit_timestamp(xmin)) FROM notifications
@@ -86,6 +88,15 @@ def main(argv: list[str] | None = None) -> None:
     rng = random.Random(11)
     env = {"KINDRED_MATCH_INTERVAL_SECONDS": "0.5"}
     with private_stack(NAME, before_subgraphs=enable_commit_timestamps, env=env) as stack:
+        for subgraph in ("queuing", "communication", "notification"):
+            progress(f"waiting for the {subgraph} consumer to get its partitions")
+            _wait(
+                lambda name=subgraph: httpx.get(
+                    f"{stack.subgraph_url(name)}/health", timeout=5
+                ).json(),
+                lambda health: health.get("consumer") == "assigned",
+                timeout=120.0,
+            )
         user_url = stack.subgraph_urls["user"]
         queuing_url = stack.subgraph_urls["queuing"]
         url = stack.postgres_url

@@ -95,18 +95,20 @@ def wait_for_published(users: psycopg.Connection[Any], user_id: str, version: in
 
 
 def run(updates: int) -> dict[str, Any]:
-    with private_stack(NAME, before_subgraphs=enable_commit_timestamps) as stack, httpx.Client(
-        timeout=30.0
-    ) as client:
+    with (
+        private_stack(NAME, before_subgraphs=enable_commit_timestamps) as stack,
+        httpx.Client(timeout=30.0) as client,
+    ):
         user_url, queuing_url = stack.subgraph_urls["user"], stack.subgraph_urls["queuing"]
         user_id, token, version = register_member(client, user_url)
         joined = gql(client, queuing_url, "mutation { joinQueue { syncedVersion } }", token=token)
         progress(f"member joined the queue at version {joined['joinQueue']['syncedVersion']}")
-        with psycopg.connect(
-            database_url(stack.postgres_url, "user_db"), autocommit=True
-        ) as users, psycopg.connect(
-            database_url(stack.postgres_url, "queuing_db"), autocommit=True
-        ) as queuing:
+        with (
+            psycopg.connect(database_url(stack.postgres_url, "user_db"), autocommit=True) as users,
+            psycopg.connect(
+                database_url(stack.postgres_url, "queuing_db"), autocommit=True
+            ) as queuing,
+        ):
 
             def update(i: int) -> tuple[float, float, int]:
                 started = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -9,7 +10,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from kindred.auth import Identity
-from kindred.errors import KindredError, Unauthenticated
+from kindred.errors import Forbidden, KindredError, Unauthenticated
+from kindred.ids import parse_id
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
@@ -52,6 +54,13 @@ class RequestContext:
         if self.identity is None:
             raise Unauthenticated("Sign in first: send `Authorization: Bearer <access token>`.")
         return self.identity
+
+    def require_self(self, user_id: str, *, what: str) -> uuid.UUID:
+        """`user_id` parsed, if it is the caller's own; `FORBIDDEN` (naming `what`) if not."""
+        member = parse_id(user_id)
+        if self.require_identity().user_id != str(member):
+            raise Forbidden(f"Only the member can see their {what}.")
+        return member
 
     def loader(
         self, name: str, load: Callable[[list[K]], Awaitable[Sequence[V]]]

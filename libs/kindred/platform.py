@@ -86,6 +86,7 @@ class Platform:
 
     def supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         """Runs `run` in the background until `stop()`, restarting it if it crashes."""
+
         async def forever() -> None:
             while True:
                 try:

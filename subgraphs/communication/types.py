@@ -11,7 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from kindred.context import RequestContext
-from kindred.errors import Forbidden, NotFound
+from kindred.errors import NotFound
 from kindred.ids import parse_id
 from kindred.pagination import After, Connection, First, connection, page_size
 from kindred.shared_types import USER_DESCRIPTION
@@ -79,7 +79,7 @@ class User:
     async def conversations(
         self, info: Ctx, first: First = None, after: After = None
     ) -> Connection[Conversation]:
-        member = _own(info, self.id)
+        member = info.context.require_self(self.id, what="conversations")
         size = page_size(first)
         async with info.context.platform.db.read() as conn:
             rows = await service.conversations_of(conn, user_id=member, first=size, after=after)
@@ -95,19 +95,17 @@ class User:
         "own only."
     )
     async def unread_message_count(self, info: Ctx) -> int:
-        count: int = await _read(info, "unread_totals", service.unread_totals, _own(info, self.id))
+        count: int = await _read(
+            info,
+            "unread_totals",
+            service.unread_totals,
+            info.context.require_self(self.id, what="conversations"),
+        )
         return count
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> User:
         return cls(id=id)
-
-
-def _own(info: Ctx, user_id: strawberry.ID) -> uuid.UUID:
-    member = parse_id(user_id)
-    if viewer_id(info) != member:
-        raise Forbidden("Only the member can see their conversations.")
-    return member
 
 
 def _user(id_: uuid.UUID | None) -> User | None:

@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from kindred.context import RequestContext
-from kindred.errors import BadUserInput, Forbidden, NotFound
+from kindred.errors import BadUserInput, NotFound
 from kindred.graphql import build_schema
 from kindred.ids import parse_id
 from kindred.pagination import After, Connection, First, connection, page_size
@@ -75,13 +75,6 @@ async def visible_notification(info: Ctx, id: strawberry.ID) -> Notification:
     return Notification.from_row(row)
 
 
-def _own(info: Ctx, user_id: strawberry.ID) -> uuid.UUID:
-    member = parse_id(user_id)
-    if info.context.require_identity().user_id != str(member):
-        raise Forbidden("Only the member can see their notifications.")
-    return member
-
-
 @strawberry.federation.type(keys=["id"], description=USER_DESCRIPTION)
 class User:
     id: strawberry.ID
@@ -96,7 +89,7 @@ class User:
             bool, strawberry.argument(description="Only those not yet marked read.")
         ] = False,
     ) -> Connection[Notification]:
-        member = _own(info, self.id)
+        member = info.context.require_self(self.id, what="notifications")
         size = page_size(first)
         async with info.context.platform.db.read() as conn:
             rows = await service.notifications_of(
@@ -111,7 +104,7 @@ class User:
 
     @strawberry.field(description="How many of the member's notifications are unread; own only.")
     async def unread_notification_count(self, info: Ctx) -> int:
-        member = _own(info, self.id)
+        member = info.context.require_self(self.id, what="notifications")
         db = info.context.platform.db
 
         async def load(ids: list[uuid.UUID]) -> list[int]:

@@ -13,7 +13,7 @@ from strawberry.types import Info
 from kindred.calendar import age_on, today
 from kindred.context import RequestContext
 from kindred.entities import fetch_entities
-from kindred.errors import Forbidden, NotFound
+from kindred.errors import NotFound
 from kindred.graphql import build_schema
 from kindred.ids import parse_id
 from kindred.pagination import After, Connection, First, connection, page_size
@@ -120,26 +120,19 @@ async def load_match(info: Ctx, match_id: uuid.UUID) -> Match | None:
     return await info.context.loader("matches", load).load(match_id)
 
 
-def _own(info: Ctx, user_id: strawberry.ID, what: str) -> uuid.UUID:
-    member = parse_id(user_id)
-    if info.context.require_identity().user_id != str(member):
-        raise Forbidden(f"Only the member can see their {what}.")
-    return member
-
-
 @strawberry.federation.type(keys=["id"], description=USER_DESCRIPTION)
 class User:
     id: strawberry.ID
 
     @strawberry.field(description="The member's place in the matchmaking queue, if waiting.")
     async def queue_entry(self, info: Ctx) -> QueueEntry | None:
-        return await load_entry(info, _own(info, self.id, "queue entry"))
+        return await load_entry(info, info.context.require_self(self.id, what="queue entry"))
 
     @strawberry.field(
         description="The member's match in progress (PENDING or ACTIVE), if any; own only."
     )
     async def current_match(self, info: Ctx) -> Match | None:
-        member = _own(info, self.id, "matches")
+        member = info.context.require_self(self.id, what="matches")
         db = info.context.platform.db
 
         async def load(ids: list[uuid.UUID]) -> list[Match | None]:
@@ -156,7 +149,7 @@ class User:
         first: First = None,
         after: After = None,
     ) -> Connection[Match]:
-        member = _own(info, self.id, "matches")
+        member = info.context.require_self(self.id, what="matches")
         size = page_size(first)
         async with info.context.platform.db.read() as conn:
             rows = await service.matches_of(conn, user_id=member, first=size, after=after)

@@ -81,21 +81,35 @@ def queuing_subgraph(queuing_served: Served) -> httpx.AsyncClient:
     return queuing_served.client
 
 
-@pytest.fixture(scope="session")
-async def queuing_served(
-    infra: Any, contract_data_dir: Path, issuer: TokenIssuer
+@asynccontextmanager
+async def serve_trusting(
+    subgraph: Subgraph, *, infra: Any, data_dir: Path, issuer: TokenIssuer, **settings: Any
 ) -> AsyncIterator[Served]:
+    """`subgraph` in-process, trusting the test issuer's key without an HTTP hop for the
+    JWKS. No event consumer (it would join the group the end-to-end tests' subgraph uses;
+    tests call handlers through a unit of work) and no background tasks (a matcher or a
+    push worker would act on the end-to-end tests' data; tests run them by hand).
+    `settings` override the test settings (say, a Redis that is not there)."""
+
     async def jwks() -> dict[str, Any]:
         return issuer.jwks()
 
-    # Trust the in-process user subgraph's key without an HTTP hop for the JWKS. No event
-    # consumer: it would join the consumer group the end-to-end tests' subgraph uses; no
-    # matcher or saga runner: they would act on the end-to-end tests' queue.
-    subgraph = dataclasses.replace(
-        QUEUING,
+    quiet = dataclasses.replace(
+        subgraph,
         handlers={},
         tasks={},
         verifier=lambda settings, _: TokenVerifier(jwks, issuer=settings.jwt_issuer),
     )
-    async with serve(subgraph, _settings("queuing", infra, contract_data_dir)) as served:
+    changed = dataclasses.replace(_settings(subgraph.name, infra, data_dir), **settings)
+    async with serve(quiet, changed) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+async def queuing_served(
+    infra: Any, contract_data_dir: Path, issuer: TokenIssuer
+) -> AsyncIterator[Served]:
+    async with serve_trusting(
+        QUEUING, infra=infra, data_dir=contract_data_dir, issuer=issuer
+    ) as served:
         yield served

@@ -15,7 +15,6 @@ import httpx
 import psycopg
 import pytest
 
-from kindred.auth import TokenVerifier
 from kindred.devstack.postgres import create_databases
 from kindred.devstack.process import free_port
 from kindred.events import Event
@@ -26,7 +25,7 @@ from subgraphs.communication import live, service
 from subgraphs.communication.app import SUBGRAPH as COMMUNICATION
 from subgraphs.communication.handlers import on_match_cancelled, on_match_created
 from subgraphs.user.security import TokenIssuer
-from tests.contract.conftest import Served, _settings, serve
+from tests.contract.conftest import Served, serve_trusting
 from tests.support import error_codes, gql
 
 SEND = """
@@ -64,17 +63,9 @@ async def communication(
 ) -> AsyncIterator[Served]:
     create_databases(infra.postgres_url, ["communication_db"])
 
-    async def jwks() -> dict[str, Any]:
-        return issuer.jwks()
-
-    # As queuing_served: trust the test issuer directly; no consumer group of its own
-    # (the handlers are called here through a unit of work, as the consumer calls them).
-    subgraph = dataclasses.replace(
-        COMMUNICATION,
-        handlers={},
-        verifier=lambda settings, _: TokenVerifier(jwks, issuer=settings.jwt_issuer),
-    )
-    async with serve(subgraph, _settings("communication", infra, contract_data_dir)) as served:
+    async with serve_trusting(
+        COMMUNICATION, infra=infra, data_dir=contract_data_dir, issuer=issuer
+    ) as served:
         yield served
 
 
@@ -560,20 +551,14 @@ async def test_a_cancel_before_the_create_keeps_the_conversation_from_opening(
 async def test_without_redis_a_send_is_stored_and_everyone_counts_as_offline(
     infra: Any, contract_data_dir: Path, issuer: TokenIssuer, communication: Served, db: Any
 ) -> None:
-    async def jwks() -> dict[str, Any]:
-        return issuer.jwks()
-
-    subgraph = dataclasses.replace(
-        COMMUNICATION,
-        handlers={},
-        verifier=lambda settings, _: TokenVerifier(jwks, issuer=settings.jwt_issuer),
-    )
-    settings = dataclasses.replace(
-        _settings("communication", infra, contract_data_dir),
-        redis_url=f"redis://127.0.0.1:{free_port()}/0",
-    )
     pair = await open_pair(communication, issuer)
-    async with serve(subgraph, settings) as without_redis:
+    async with serve_trusting(
+        COMMUNICATION,
+        infra=infra,
+        data_dir=contract_data_dir,
+        issuer=issuer,
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+    ) as without_redis:
         body = await send(without_redis.client, pair, "stored anyway")
     assert body["data"]["sendMessage"]["text"] == "stored anyway"
     [(payload,)] = db.execute(

@@ -15,7 +15,6 @@ import httpx
 import psycopg
 import pytest
 
-from kindred.auth import TokenVerifier
 from kindred.devstack.postgres import create_databases
 from kindred.events import Event
 from kindred.sdl import REPO, export
@@ -25,7 +24,7 @@ from subgraphs.notification.app import SUBGRAPH as NOTIFICATION
 from subgraphs.notification.push import LogProvider
 from subgraphs.user.handlers import HANDLERS as USER_HANDLERS
 from subgraphs.user.security import TokenIssuer
-from tests.contract.conftest import Served, _settings, serve
+from tests.contract.conftest import Served, serve_trusting
 from tests.support import error_codes, gql, register
 
 NOTIFICATIONS = """
@@ -49,19 +48,9 @@ async def notification(
 ) -> AsyncIterator[Served]:
     create_databases(infra.postgres_url, ["notification_db"])
 
-    async def jwks() -> dict[str, Any]:
-        return issuer.jwks()
-
-    # As the other contract fixtures: trust the test issuer directly, no consumer group of
-    # its own (handlers are called through a unit of work here), no push worker (the tests
-    # run it by hand).
-    subgraph = dataclasses.replace(
-        NOTIFICATION,
-        handlers={},
-        tasks={},
-        verifier=lambda settings, _: TokenVerifier(jwks, issuer=settings.jwt_issuer),
-    )
-    async with serve(subgraph, _settings("notification", infra, contract_data_dir)) as served:
+    async with serve_trusting(
+        NOTIFICATION, infra=infra, data_dir=contract_data_dir, issuer=issuer
+    ) as served:
         yield served
 
 
