@@ -13,7 +13,7 @@ from kindred.app import Subgraph, create_app
 from kindred.platform import Platform
 from kindred.scheduler import every
 from subgraphs.notification import delivery
-from subgraphs.notification.events import HANDLERS
+from subgraphs.notification.handlers import HANDLERS
 from subgraphs.notification.push import push_provider
 from subgraphs.notification.schema import schema
 

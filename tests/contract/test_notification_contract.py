@@ -19,7 +19,7 @@ from kindred.devstack.postgres import create_databases
 from kindred.events import Event
 from kindred.sdl import REPO, export
 from kindred.topics import Topic
-from subgraphs.notification import delivery, events
+from subgraphs.notification import delivery, handlers
 from subgraphs.notification.app import SUBGRAPH as NOTIFICATION
 from subgraphs.notification.push import LogProvider
 from subgraphs.user.handlers import HANDLERS as USER_HANDLERS
@@ -113,7 +113,7 @@ def device_event(
 async def handle(served: Served, event: Event) -> None:
     """Applies `event` as the consumer would: its handler in one unit of work."""
     async with served.platform.db.unit_of_work() as uow:
-        await events.HANDLERS[event.topic](uow, event)
+        await handlers.HANDLERS[event.topic](uow, event)
         await uow.commit()
 
 

@@ -24,7 +24,7 @@ from kindred.events import Event
 from kindred.migrations import upgrade
 from kindred.settings import load_settings
 from kindred.topics import Topic
-from subgraphs.notification import delivery, events
+from subgraphs.notification import delivery, handlers
 from subgraphs.notification.app import SUBGRAPH as NOTIFICATION
 from subgraphs.notification.fcm import FcmProvider
 from subgraphs.notification.push import PushOutcome, push_provider
@@ -179,7 +179,7 @@ def db(infra: Any, database: Database) -> Iterator[psycopg.Connection[Any]]:
 
 async def handle(database: Database, event: Event) -> None:
     async with database.unit_of_work() as uow:
-        await events.HANDLERS[event.topic](uow, event)
+        await handlers.HANDLERS[event.topic](uow, event)
         await uow.commit()
 
 
