@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 import kindred.failpoints as failpoints
 from kindred.db import Database
 from subgraphs.queuing import events, matching, saga
-from subgraphs.queuing.models import Match, MatchParticipant, QueueEntry
+from subgraphs.queuing.models import Match, QueueEntry
 
 log = logging.getLogger(__name__)
 
@@ -134,27 +134,59 @@ async def _take_from_queue(
     return {user_id: joined_at for user_id, joined_at in taken.all()}
 
 
+# Whole columns as array parameters: one statement per table however many matches a
+# tick makes (an executemany of tens of thousands of rows costs seconds).
+_INSERT_MATCHES = text(
+    """
+    INSERT INTO matches (id, user_ids, score, distance_km, status, notified_user_ids,
+                         attempts, next_attempt_at, version, created_at, updated_at)
+    SELECT id, ARRAY[a, b], score, distance_km, :status, '{}', 1, :next_attempt_at, 1,
+           :now, :now
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:a AS uuid[]), CAST(:b AS uuid[]),
+                CAST(:scores AS float8[]), CAST(:distances AS float8[]))
+         AS t(id, a, b, score, distance_km)
+    """
+)
+_INSERT_PARTICIPANTS = text(
+    """
+    INSERT INTO match_participants (match_id, user_id, open, queued_since, created_at)
+    SELECT match_id, user_id, true, queued_since, :now
+    FROM unnest(CAST(:match_ids AS uuid[]), CAST(:user_ids AS uuid[]),
+                CAST(:queued_since AS timestamptz[])) AS t(match_id, user_id, queued_since)
+    """
+)
+
+
 async def _persist(
     session: AsyncSession, matches: Sequence[Match], taken: dict[uuid.UUID, datetime]
 ) -> None:
-    """Inserts the matches and their participants in batches (executemany)."""
+    """Inserts the matches and their participants, one statement each."""
     if not matches:
         return
     connection = await session.connection()
-    await connection.execute(insert(Match), [match.model_dump() for match in matches])
+    first = matches[0]
     await connection.execute(
-        insert(MatchParticipant),
-        [
-            {
-                "match_id": match.id,
-                "user_id": user_id,
-                "open": True,
-                "queued_since": taken[user_id],
-                "created_at": match.created_at,
-            }
-            for match in matches
-            for user_id in match.user_ids
-        ],
+        _INSERT_MATCHES,
+        {
+            "ids": [match.id for match in matches],
+            "a": [match.user_ids[0] for match in matches],
+            "b": [match.user_ids[1] for match in matches],
+            "scores": [match.score for match in matches],
+            "distances": [match.distance_km for match in matches],
+            "status": first.status,
+            "next_attempt_at": first.next_attempt_at,
+            "now": first.created_at,
+        },
+    )
+    members = [(match.id, user_id) for match in matches for user_id in match.user_ids]
+    await connection.execute(
+        _INSERT_PARTICIPANTS,
+        {
+            "match_ids": [match_id for match_id, _ in members],
+            "user_ids": [user_id for _, user_id in members],
+            "queued_since": [taken[user_id] for _, user_id in members],
+            "now": first.created_at,
+        },
     )
 
 
