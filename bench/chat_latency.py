@@ -31,12 +31,11 @@ import psycopg
 
 from bench.propagation_lag import enable_commit_timestamps
 from bench.support import (
-    print_table,
+    print_latencies,
     private_stack,
     progress,
     register_member,
     save_results,
-    summary_ms,
 )
 from kindred.devstack.postgres import database_url
 from kindred.devstack.stack import Stack
@@ -181,14 +180,10 @@ def run(messages: int) -> dict[str, Any]:
 
 def report(measured: dict[str, Any]) -> dict[str, Any]:
     samples = measured["samples"]
-    figures = {key: summary_ms([s[key] for s in samples]) for key in LABELS}
-    print_table(
+    figures = print_latencies(
         f"Chat delivery through Hive Gateway over {len(samples):,} sequential messages (ms)",
-        ["measure", "p50", "p90", "p99", "max", "mean"],
-        [
-            [label, *(figures[key][f] for f in ("p50", "p90", "p99", "max", "mean"))]
-            for key, label in LABELS.items()
-        ],
+        samples,
+        LABELS,
     )
     p99 = figures["commit_to_received"]["p99"]
     verdict = "met" if p99 <= TARGET_P99_MS else "NOT met"

@@ -144,6 +144,22 @@ def summary_ms(values: Sequence[float]) -> dict[str, float]:
     return {key: round(value, 2) for key, value in figures.items()}
 
 
+def print_latencies(
+    title: str, samples: Sequence[dict[str, float]], labels: dict[str, str]
+) -> dict[str, dict[str, float]]:
+    """Prints p50/p90/p99/max/mean of each labelled duration (ms) in `samples`; returns them."""
+    figures = {key: summary_ms([sample[key] for sample in samples]) for key in labels}
+    print_table(
+        title,
+        ["measure", "p50", "p90", "p99", "max", "mean"],
+        [
+            [label, *(figures[key][f] for f in ("p50", "p90", "p99", "max", "mean"))]
+            for key, label in labels.items()
+        ],
+    )
+    return figures
+
+
 def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """A plain aligned table on stdout: text left, numbers right."""
     cells = [[str(h) for h in headers], *[[_cell(value) for value in row] for row in rows]]

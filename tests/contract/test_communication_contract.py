@@ -15,7 +15,6 @@ import httpx
 import psycopg
 import pytest
 
-from kindred.devstack.postgres import create_databases
 from kindred.devstack.process import free_port
 from kindred.events import Event
 from kindred.realtime import Realtime
@@ -61,8 +60,6 @@ ENTITIES = "query($r: [_Any!]!) { _entities(representations: $r) { %s } }"
 async def communication(
     infra: Any, contract_data_dir: Path, issuer: TokenIssuer
 ) -> AsyncIterator[Served]:
-    create_databases(infra.postgres_url, ["communication_db"])
-
     async with serve_trusting(
         COMMUNICATION, infra=infra, data_dir=contract_data_dir, issuer=issuer
     ) as served:

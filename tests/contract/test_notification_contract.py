@@ -15,7 +15,6 @@ import httpx
 import psycopg
 import pytest
 
-from kindred.devstack.postgres import create_databases
 from kindred.events import Event
 from kindred.sdl import REPO, export
 from kindred.topics import Topic
@@ -46,8 +45,6 @@ ONE = "query($id: ID!) { notification(id: $id) { id type read } }"
 async def notification(
     infra: Any, contract_data_dir: Path, issuer: TokenIssuer
 ) -> AsyncIterator[Served]:
-    create_databases(infra.postgres_url, ["notification_db"])
-
     async with serve_trusting(
         NOTIFICATION, infra=infra, data_dir=contract_data_dir, issuer=issuer
     ) as served:
