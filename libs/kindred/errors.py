@@ -16,6 +16,7 @@ class ErrorCode(StrEnum):
     INTERNAL = "INTERNAL_SERVER_ERROR"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    RATE_LIMITED = "RATE_LIMITED"
 
 
 class KindredError(Exception):
@@ -55,3 +56,13 @@ class Conflict(KindredError):
 
 class Unavailable(KindredError):
     code = ErrorCode.UNAVAILABLE
+
+
+class RateLimited(KindredError):
+    """Too many attempts: `extensions.retryAfter` says how many seconds to wait."""
+
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, message: str, *, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retryAfter=retry_after, **details)
+        self.retry_after = retry_after
