@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
     from kindred.platform import Platform
     from kindred.realtime import Realtime
+    from kindred.settings import IPNetwork
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -36,6 +38,20 @@ class RequestContext:
     # What a WebSocket client sent in `connection_init` (set by the protocol handler).
     connection_params: dict[str, Any] | None = None
     _loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+
+    @property
+    def client_address(self) -> str | None:
+        """The caller's IP address: the TCP peer, or, when the peer is a trusted proxy
+        (`KINDRED_TRUSTED_PROXIES`, the gateway), the right-most `X-Forwarded-For` entry
+        that is not a trusted proxy itself. None without a request."""
+        if self.request is None:
+            return None
+        peer = self.request.client.host if self.request.client is not None else None
+        return client_address(
+            peer,
+            self.request.headers.getlist("x-forwarded-for"),
+            self.platform.settings.trusted_proxies,
+        )
 
     @property
     def is_websocket(self) -> bool:
@@ -71,3 +87,54 @@ class RequestContext:
             # serve one event a value cached for an earlier one.
             self._loaders[name] = DataLoader(load_fn=load, cache=not self.is_websocket)
         return self._loaders[name]
+
+
+def _parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address as proxies write it (`203.0.113.7`, `203.0.113.7:443`, `2001:db8::1`,
+    `[2001:db8::1]:443`), IPv4-mapped IPv6 as IPv4; None if it is not an address."""
+    text = text.strip().strip('"')
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:  # IPv4 with a port (IPv6 has two colons or more)
+        text = text.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_address(
+    peer: str | None, forwarded_for: Iterable[str], trusted_proxies: Sequence[IPNetwork]
+) -> str | None:
+    """Who is calling, given the TCP `peer`, the `X-Forwarded-For` header values in order,
+    and the networks of the proxies whose word is believed.
+
+    An untrusted peer is the client (whatever it claims in the header). A trusted peer
+    relayed the request: walk `X-Forwarded-For` from the right (each proxy appends the
+    address it saw) past trusted proxies; the first address that is not one is the client.
+    Entries that are not addresses are skipped. If every entry is a trusted proxy, the
+    left-most is the client; with no usable entry, the peer is."""
+    if peer is None:
+        return None
+    peer_address = _parse_address(peer)
+    if peer_address is None or not _trusted(peer_address, trusted_proxies):
+        return str(peer_address) if peer_address is not None else peer
+    entries = [entry for value in forwarded_for for entry in value.split(",")]
+    client = peer_address
+    for entry in reversed(entries):
+        address = _parse_address(entry)
+        if address is None:
+            continue
+        client = address
+        if not _trusted(address, trusted_proxies):
+            break
+    return str(client)
+
+
+def _trusted(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: Sequence[IPNetwork]
+) -> bool:
+    return any(address.version == network.version and address in network for network in networks)

@@ -15,6 +15,7 @@ from kindred.cache import Cache
 from kindred.db import Database
 from kindred.kafka import EventConsumer, EventProducer, Handler
 from kindred.migrations import upgrade
+from kindred.ratelimit import RateLimiter
 from kindred.relay import OutboxRelay
 from kindred.retention import prune
 from kindred.settings import Settings
@@ -46,6 +47,8 @@ class Platform:
         self.cache = Cache(
             settings.redis_url, namespace=settings.subgraph, ttl_seconds=settings.cache_ttl_seconds
         )
+        # Rate limits shared by every replica (sign-in attempts, reports), in Redis.
+        self.limiter = RateLimiter(settings.redis_url, namespace=settings.subgraph)
         self.producer = EventProducer(settings.kafka_bootstrap)
         self.relay = OutboxRelay(self.db, self.producer)
         self.consumer = (
@@ -107,6 +110,7 @@ class Platform:
             await self.consumer.stop()
         await self.producer.stop()
         await self.cache.close()
+        await self.limiter.close()
         await self.http.aclose()
         await self.db.dispose()
 

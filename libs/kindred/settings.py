@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ SUBGRAPH_PORTS: dict[str, int] = {
 }
 GATEWAY_PORT = 4000
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
 
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name)
@@ -33,6 +36,21 @@ def _env_flag(name: str, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_networks(name: str, default: str) -> tuple[IPNetwork, ...]:
+    """Comma-separated CIDRs (a bare address is its own /32 or /128); `none` for none."""
+    value = _env(name, default)
+    if value.strip().lower() == "none":
+        return ()
+    networks = []
+    for item in value.split(","):
+        if item.strip():
+            try:
+                networks.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError as error:
+                raise ValueError(f"{name}: {item.strip()!r} is not a CIDR ({error})") from None
+    return tuple(networks)
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,14 @@ class Settings:
     fcm_credentials_path: Path | None
     fcm_endpoint: str
     fcm_token_url: str
+    # Peers whose `X-Forwarded-For` is believed (the gateway): see RequestContext.client_address.
+    trusted_proxies: tuple[IPNetwork, ...]
+    # Sign-in limits (login and refreshToken; 0 turns one off): failed attempts per account
+    # per window, and attempts per client address per window.
+    login_account_failures: int
+    login_account_window_seconds: float
+    login_address_attempts: int
+    login_address_window_seconds: float
 
     @property
     def database_name(self) -> str:
@@ -112,6 +138,11 @@ def load_settings(subgraph: str) -> Settings:
         ),
         fcm_endpoint=_env("KINDRED_FCM_ENDPOINT", "https://fcm.googleapis.com"),
         fcm_token_url=_env("KINDRED_FCM_TOKEN_URL", "https://oauth2.googleapis.com/token"),
+        trusted_proxies=_env_networks("KINDRED_TRUSTED_PROXIES", "127.0.0.0/8,::1"),
+        login_account_failures=int(_env("KINDRED_LOGIN_ACCOUNT_FAILURES", "5")),
+        login_account_window_seconds=float(_env("KINDRED_LOGIN_ACCOUNT_WINDOW_SECONDS", "300")),
+        login_address_attempts=int(_env("KINDRED_LOGIN_ADDRESS_ATTEMPTS", "20")),
+        login_address_window_seconds=float(_env("KINDRED_LOGIN_ADDRESS_WINDOW_SECONDS", "60")),
         # A stable consumer-group member id: a restarted process rejoins at once.
         instance_id=_env("KINDRED_INSTANCE_ID", f"{subgraph}-{socket.gethostname()}-{port}"),
     )

@@ -13,8 +13,9 @@ from kindred.app import Subgraph, create_app
 from kindred.auth import TokenVerifier
 from kindred.settings import Settings
 from subgraphs.user.handlers import HANDLERS
-from subgraphs.user.schema import schema
+from subgraphs.user.schema import UserState, schema
 from subgraphs.user.security import TokenIssuer, load_or_create_signing_key
+from subgraphs.user.service import SignInLimits
 
 
 def token_issuer(settings: Settings) -> TokenIssuer:
@@ -25,16 +26,23 @@ def token_issuer(settings: Settings) -> TokenIssuer:
     )
 
 
-def local_verifier(settings: Settings, issuer: TokenIssuer) -> TokenVerifier:
+def user_state(settings: Settings) -> UserState:
+    return UserState(
+        issuer=token_issuer(settings),
+        limits=SignInLimits.from_settings(settings),
+    )
+
+
+def local_verifier(settings: Settings, state: UserState) -> TokenVerifier:
     async def jwks() -> dict[str, Any]:
-        return issuer.jwks()
+        return state.issuer.jwks()
 
     return TokenVerifier(jwks, issuer=settings.jwt_issuer)
 
 
 async def jwks(request: Request) -> JSONResponse:
-    issuer: TokenIssuer = request.app.state.platform.state
-    return JSONResponse(issuer.jwks(), headers={"Cache-Control": "public, max-age=300"})
+    state: UserState = request.app.state.platform.state
+    return JSONResponse(state.issuer.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
 SUBGRAPH = Subgraph(
@@ -43,7 +51,7 @@ SUBGRAPH = Subgraph(
     migrations_dir=Path(__file__).parent / "migrations",
     handlers=HANDLERS,
     routes=[Route("/.well-known/jwks.json", jwks)],
-    state=token_issuer,
+    state=user_state,
     verifier=local_verifier,
 )
 

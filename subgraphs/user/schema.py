@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 from typing import Annotated, Any
@@ -238,9 +239,21 @@ def _changes(profile_input: ProfileInput) -> dict[str, Any]:
     return changes
 
 
+@dataclass(frozen=True)
+class UserState:
+    """The user subgraph's long-lived objects (its `Platform.state`)."""
+
+    issuer: TokenIssuer
+    limits: service.SignInLimits
+
+
+def _state(info: Ctx) -> UserState:
+    state: UserState = info.context.platform.state
+    return state
+
+
 def _issuer(info: Ctx) -> TokenIssuer:
-    issuer: TokenIssuer = info.context.platform.state
-    return issuer
+    return _state(info).issuer
 
 
 async def _sign_in(info: Ctx, account: AccountView, refresh_token: str) -> AuthPayload:
@@ -298,25 +311,29 @@ class Mutation:
 
     @strawberry.mutation(description="Signs in with email and password.")
     async def login(self, info: Ctx, email: str, password: str) -> AuthPayload:
-        platform = info.context.platform
-        async with platform.db.session() as session, session.begin():
-            account = await service.authenticate(session, email=email, password=password)
-            refresh = await service.issue_refresh_token(
-                session,
-                user_id=account.id,
-                ttl_seconds=platform.settings.refresh_token_ttl_seconds,
-            )
+        platform, state = info.context.platform, _state(info)
+        account, refresh = await service.sign_in(
+            platform.db,
+            platform.limiter,
+            state.limits,
+            email=email,
+            password=password,
+            address=info.context.client_address,
+            refresh_ttl_seconds=platform.settings.refresh_token_ttl_seconds,
+        )
         return await _sign_in(info, AccountView.from_row(account), refresh)
 
     @strawberry.mutation(description="Trades a refresh token for new tokens (it is single-use).")
     async def refresh_token(self, info: Ctx, refresh_token: str) -> AuthPayload:
-        platform = info.context.platform
-        async with platform.db.session() as session, session.begin():
-            user_id, refresh = await service.rotate_refresh_token(
-                session,
-                token=refresh_token,
-                ttl_seconds=platform.settings.refresh_token_ttl_seconds,
-            )
+        platform, state = info.context.platform, _state(info)
+        user_id, refresh = await service.refresh_session(
+            platform.db,
+            platform.limiter,
+            state.limits,
+            token=refresh_token,
+            address=info.context.client_address,
+            refresh_ttl_seconds=platform.settings.refresh_token_ttl_seconds,
+        )
         accounts = await service.get_many(platform.db, platform.cache, [user_id])
         if accounts[0] is None:
             raise NotFound("Your account no longer exists.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from kindred.cache import Cache
 from kindred.db import Database, UnitOfWork
 from kindred.errors import Conflict, NotFound, Unauthenticated
+from kindred.ratelimit import RateLimit, RateLimiter, address_key
+from kindred.settings import Settings
 from subgraphs.user import events, profile, security
 from subgraphs.user.models import VIEW_FIELDS, Account, AccountView, Device, RefreshToken
 
@@ -74,6 +77,131 @@ async def authenticate(session: AsyncSession, *, email: str, password: str) -> A
         raise Unauthenticated("The email or the password is wrong.")
     assert account is not None
     return account
+
+
+@dataclass(frozen=True)
+class SignInLimits:
+    """Brute-force limits on `login` and `refreshToken` (settings `KINDRED_LOGIN_*`).
+
+    Per account, only failures count (a success resets them), and unknown emails are
+    limited like known ones, so a refusal says nothing about whether an account exists.
+    Per client address, every attempt counts. Once limited, even the right password is
+    refused until the window has passed."""
+
+    login_account: RateLimit
+    login_address: RateLimit
+    refresh_account: RateLimit
+    refresh_address: RateLimit
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SignInLimits:
+        failures = settings.login_account_failures
+        failure_window = settings.login_account_window_seconds
+        attempts = settings.login_address_attempts
+        attempt_window = settings.login_address_window_seconds
+        return cls(
+            login_account=RateLimit(
+                "login-account",
+                failures,
+                failure_window,
+                message="Too many sign-in attempts for this account; try again in {wait}.",
+            ),
+            login_address=RateLimit(
+                "login-address",
+                attempts,
+                attempt_window,
+                message="Too many sign-in attempts from your network; try again in {wait}.",
+            ),
+            refresh_account=RateLimit(
+                "refresh-account",
+                failures,
+                failure_window,
+                message="Too many failed session refreshes for this account; "
+                "try again in {wait}.",
+            ),
+            refresh_address=RateLimit(
+                "refresh-address",
+                attempts,
+                attempt_window,
+                message="Too many session refreshes from your network; try again in {wait}.",
+            ),
+        )
+
+
+async def sign_in(
+    database: Database,
+    limiter: RateLimiter,
+    limits: SignInLimits,
+    *,
+    email: str,
+    password: str,
+    address: str | None,
+    refresh_ttl_seconds: int,
+) -> tuple[Account, str]:
+    """`authenticate` and a new refresh token, within the sign-in limits (`RATE_LIMITED`).
+
+    The account's attempt is counted before the password is checked (so concurrent guesses
+    are bounded too) and taken back if the check never happened or the sign-in succeeded."""
+    await limiter.hit(limits.login_address, address_key(address))
+    account_key = email.strip().lower()
+    attempt = await limiter.hit(limits.login_account, account_key)
+    try:
+        async with database.session() as session, session.begin():
+            account = await authenticate(session, email=email, password=password)
+            refresh = await issue_refresh_token(
+                session, user_id=account.id, ttl_seconds=refresh_ttl_seconds
+            )
+    except Unauthenticated:
+        raise  # a failed attempt: it stays counted
+    except Exception:
+        await limiter.undo(attempt)  # not the caller's failure (say, the database is down)
+        raise
+    await limiter.reset(limits.login_account, account_key)
+    return account, refresh
+
+
+async def refresh_session(
+    database: Database,
+    limiter: RateLimiter,
+    limits: SignInLimits,
+    *,
+    token: str,
+    address: str | None,
+    refresh_ttl_seconds: int,
+) -> tuple[uuid.UUID, str]:
+    """`rotate_refresh_token` within the sign-in limits: failures count against the account
+    the token belongs to (or the token itself, if it is unknown), attempts against the
+    client address."""
+    await limiter.hit(limits.refresh_address, address_key(address))
+    token_hash = security.hash_refresh_token(token)
+    async with database.read() as connection:
+        owner = (
+            await connection.execute(
+                select(col(RefreshToken.user_id)).where(RefreshToken.token_hash == token_hash)
+            )
+        ).scalar()
+    account_key = f"account:{owner}" if owner is not None else f"token:{token_hash}"
+    attempt = await limiter.hit(limits.refresh_account, account_key)
+    try:
+        async with database.session() as session:
+            refused: Unauthenticated | None = None
+            async with session.begin():
+                try:
+                    rotated = await rotate_refresh_token(
+                        session, token=token, ttl_seconds=refresh_ttl_seconds
+                    )
+                except Unauthenticated as error:
+                    # Commit what the refusal did: a reused token ends the whole family.
+                    refused = error
+            if refused is not None:
+                raise refused
+    except Unauthenticated:
+        raise
+    except Exception:
+        await limiter.undo(attempt)
+        raise
+    await limiter.reset(limits.refresh_account, account_key)
+    return rotated
 
 
 async def issue_refresh_token(
