@@ -73,7 +73,7 @@ def private_stack(
             progress("starting the subgraphs")
             stack.start_subgraphs()
         if gateway:
-            progress("starting Hive Gateway")
+            progress("starting the gateway")
             stack.start_gateway()
         yield stack
     finally:

@@ -1,11 +1,12 @@
-// Hive Gateway configuration for the embedded (no Docker) setup. The gateway loads this
-// file by itself from its working directory, so it is started from router/:
+// Hive Gateway configuration (KINDRED_GATEWAY=hive or hive-rust): the federation engine
+// behind the edge (router/edge/), which owns the public port. The gateway loads this file
+// by itself from its working directory, so the devstack starts it from router/:
 //
 //   cd router && node_modules/.bin/hive-gateway supergraph /abs/path/supergraph.graphql \
-//       --port 4000 --host 127.0.0.1
+//       --port PORT --host 127.0.0.1 [--hive-router-runtime]
 //
-// Production runs the Apollo Router with router.yaml instead; keep both in step
-// (header propagation, limits, health).
+// grafbase (router/grafbase.toml) is the default engine; production runs the Apollo Router
+// with router.yaml. Keep all three in step (header propagation, limits, health).
 //
 // Environment:
 //   KINDRED_GATEWAY_DEDUP=0  turn off deduplication of identical in-flight subgraph
@@ -17,9 +18,9 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 const dedup = process.env.KINDRED_GATEWAY_DEDUP !== '0';
 
 // Forwarded from the client's request to every subgraph request: the bearer token the
-// subgraphs verify themselves, and the W3C trace context so a trace continues from the
-// client through the subgraphs.
-const PROPAGATED_HEADERS = ['authorization', 'traceparent', 'tracestate'] as const;
+// subgraphs verify themselves, the W3C trace context so a trace continues from the
+// client through the subgraphs, and the client's address (appended by the edge).
+const PROPAGATED_HEADERS = ['authorization', 'traceparent', 'tracestate', 'x-forwarded-for'] as const;
 
 // Every error a client sees carries an `extensions.code`, as the subgraphs' errors do:
 // the gateway's own variable-coercion errors come without one.

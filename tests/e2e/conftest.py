@@ -1,4 +1,4 @@
-"""The whole system on free ports: both subgraphs as processes and Hive Gateway in front."""
+"""The whole system on free ports: every subgraph as a process and the gateway in front."""
 
 from __future__ import annotations
 

@@ -63,6 +63,8 @@ def watch(stack: Stack) -> None:
         processes = dict(stack.subgraphs)
         if stack.gateway is not None:
             processes["gateway"] = stack.gateway
+        if stack.engine is not None:
+            processes[f"gateway engine ({stack.engine.name})"] = stack.engine
         for name, process in processes.items():
             if name not in reported and not process.running():
                 reported.add(name)

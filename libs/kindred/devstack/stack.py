@@ -11,10 +11,17 @@ from functools import partial
 from pathlib import Path
 
 from kindred.devstack.broker import EmbeddedBroker, create_topics, run_coroutine
+from kindred.devstack.gateway import edge_argv, engine_from_env, engine_launch
 from kindred.devstack.postgres import EmbeddedPostgres, create_databases
-from kindred.devstack.process import ManagedProcess, StartupError, ensure_port_free, wait_until
+from kindred.devstack.process import (
+    ManagedProcess,
+    StartupError,
+    ensure_port_free,
+    free_port,
+    wait_until,
+)
 from kindred.devstack.redis_server import EmbeddedRedis
-from kindred.devstack.supergraph import render_supergraph, subgraph_ports
+from kindred.devstack.supergraph import render_supergraph, subgraph_ports, subgraph_schema_files
 
 DEFAULT_POSTGRES_PORT = 5432
 DEFAULT_REDIS_PORT = 6379
@@ -100,7 +107,9 @@ class Stack:
         self.gateway_url = f"http://127.0.0.1:{gateway_port}"
         self.graphql_url = f"{self.gateway_url}/graphql"
         self.subgraphs: dict[str, ManagedProcess] = {}
+        # The gateway's public process (the edge) and the federation engine behind it.
         self.gateway: ManagedProcess | None = None
+        self.engine: ManagedProcess | None = None
 
     # -- infrastructure ---------------------------------------------------------------
 
@@ -224,26 +233,54 @@ class Stack:
             return source
         return render_supergraph(source, self.subgraph_ports, self.data_dir / "gateway")
 
-    def start_gateway(self, timeout: float = 90.0) -> None:
-        """Start Hive Gateway on the supergraph and return once /readiness answers 200."""
+    def start_gateway(
+        self, engine: str | None = None, *, edge: bool = True, timeout: float = 90.0
+    ) -> None:
+        """Start the gateway and return once its readiness check answers 200: the engine
+        (`KINDRED_GATEWAY`, grafbase by default) and, unless edge is False, the edge in
+        front of it on the public port. Without the edge the engine takes the public port
+        (the benchmark measures engines alone so)."""
         if self.gateway is not None and self.gateway.running():
             return
         router = self.repo_root / "router"
-        executable = router / "node_modules" / ".bin" / "hive-gateway"
-        if not executable.exists():
-            raise StartupError(f"{executable} is missing; run `npm ci` in {router}")
+        engine = engine or engine_from_env()
         ensure_port_free(self.gateway_port, "the gateway", "free the port")
-        argv = [
-            str(executable),
-            "supergraph",
-            str(self.supergraph_path()),
-            "--port",
-            str(self.gateway_port),
-            "--host",
-            "127.0.0.1",
-        ]
+        engine_port = free_port() if edge else self.gateway_port
+        supergraph = self.supergraph_path()
+        schemas = subgraph_schema_files(self.repo_root / "supergraph.yaml")
+        launch = engine_launch(
+            engine,
+            router=router,
+            work_dir=self.data_dir / "gateway" / engine,
+            port=engine_port,
+            supergraph=supergraph,
+            subgraphs={
+                name: (f"{self.subgraph_url(name)}/graphql", schemas[name])
+                for name in self.subgraph_ports
+            },
+            dedup=os.environ.get("KINDRED_GATEWAY_DEDUP") != "0",
+        )
+        self.engine = ManagedProcess(
+            engine,
+            launch.argv,
+            log_path=self.log_dir / f"gateway-{engine}.log",
+            env={**os.environ, **launch.env},
+            cwd=router,
+            echo=self.echo,
+        )
+        engine_health = f"http://127.0.0.1:{engine_port}{launch.health_path}"
+        wait_until(
+            lambda: http_ok(engine_health),
+            timeout=timeout,
+            process=self.engine,
+            what=f"the {engine} gateway answering {engine_health} with 200",
+        )
+        if not edge:
+            self.gateway = self.engine
+            return
+        argv = edge_argv(router, self.gateway_port, supergraph, engine_port, launch)
         self.gateway = ManagedProcess(
-            "gateway", argv, log_path=self.log_dir / "gateway.log", cwd=router, echo=self.echo
+            "edge", argv, log_path=self.log_dir / "edge.log", cwd=router, echo=self.echo
         )
         wait_until(
             lambda: http_ok(f"{self.gateway_url}/readiness"),
@@ -253,10 +290,10 @@ class Stack:
         )
 
     def stop_gateway(self) -> None:
-        """Stop the gateway if it runs."""
-        if self.gateway is not None:
-            self.gateway.stop(grace=10.0)
-            self.gateway = None
+        """Stop the gateway (edge and engine) if it runs."""
+        for process in {id(p): p for p in (self.gateway, self.engine) if p}.values():
+            process.stop(grace=10.0)
+        self.gateway = self.engine = None
 
     # -- all --------------------------------------------------------------------------
 

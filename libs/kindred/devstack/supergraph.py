@@ -23,6 +23,16 @@ def subgraph_ports(supergraph_yaml: Path) -> dict[str, int]:
     return ports
 
 
+def subgraph_schema_files(supergraph_yaml: Path) -> dict[str, Path]:
+    """Each subgraph's SDL file (absolute), as supergraph.yaml names it."""
+    config = yaml.safe_load(Path(supergraph_yaml).read_text())
+    folder = Path(supergraph_yaml).resolve().parent
+    return {
+        name: (folder / entry["schema"]["file"]).resolve()
+        for name, entry in (config.get("subgraphs") or {}).items()
+    }
+
+
 def render_supergraph(source: Path, ports: dict[str, int], out_dir: Path) -> Path:
     """Write out_dir/supergraph.graphql: source with each named subgraph's URL pointing at
     http://127.0.0.1:<ports[name]>/graphql; raise ValueError for a name source lacks."""

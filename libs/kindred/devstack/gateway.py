@@ -1,0 +1,132 @@
+"""The gateway of the embedded stack: a federation engine on a private port and the edge
+(router/edge/) on the public one.
+
+The engine is chosen by `KINDRED_GATEWAY`:
+
+- `grafbase` (the default): grafbase dev, composing the subgraphs' SDL files itself;
+- `hive`: Hive Gateway on the composed supergraph (router/gateway.config.ts);
+- `hive-rust`: Hive Gateway with the Rust query planner (@graphql-hive/router-runtime);
+- `apollo-gateway`: Apollo Gateway on @apollo/server (router/apollo_gateway.mjs).
+
+The edge owns everything clients see of the gateway: the GraphQL-over-HTTP request
+checks, the document checks and limits, GraphiQL, /healthcheck and /readiness. The
+benchmark also measures each engine on its own (`edge=False`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kindred.devstack.process import StartupError
+
+ENGINES = ("grafbase", "hive", "hive-rust", "apollo-gateway")
+DEFAULT_ENGINE = "grafbase"
+GRAFBASE = Path("node_modules/@grafbase/cli-x86_64-unknown-linux-musl/grafbase")
+HIVE = Path("node_modules/.bin/hive-gateway")
+
+
+@dataclass(frozen=True)
+class EngineLaunch:
+    """How to start one engine and where it answers."""
+
+    argv: list[str]
+    health_path: str
+    graphql_path: str = "/graphql"
+    ws_path: str = "/graphql"
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def engine_from_env(environ: Mapping[str, str] = os.environ) -> str:
+    """The engine `KINDRED_GATEWAY` names (grafbase when unset)."""
+    engine = environ.get("KINDRED_GATEWAY") or DEFAULT_ENGINE
+    if engine not in ENGINES:
+        raise StartupError(
+            f"KINDRED_GATEWAY={engine!r} is not a gateway Kindred knows; "
+            f"use one of {', '.join(ENGINES)}"
+        )
+    return engine
+
+
+def _installed(router: Path, relative: Path) -> str:
+    executable = router / relative
+    if not executable.exists():
+        raise StartupError(f"{executable} is missing; run `make install` (npm ci in {router})")
+    return str(executable)
+
+
+def grafbase_config(
+    template: Path, port: int, subgraphs: Mapping[str, tuple[str, Path]], *, dedup: bool
+) -> str:
+    """router/grafbase.toml with the listen address and one table per subgraph
+    (`subgraphs` maps a name to its GraphQL URL and SDL file)."""
+    text = template.read_text()
+    if not dedup:
+        text = text.replace("inflight_deduplication = true", "inflight_deduplication = false")
+    lines = [text.rstrip(), "", "[network]", f'listen_address = "127.0.0.1:{port}"']
+    for name, (url, schema) in subgraphs.items():
+        websocket_url = url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+        lines += [
+            "",
+            f"[subgraphs.{name}]",
+            f'url = "{url}"',
+            f'websocket_url = "{websocket_url}"',
+            f'schema_path = "{schema}"',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def engine_launch(
+    engine: str,
+    *,
+    router: Path,
+    work_dir: Path,
+    port: int,
+    supergraph: Path,
+    subgraphs: Mapping[str, tuple[str, Path]],
+    dedup: bool = True,
+) -> EngineLaunch:
+    """The command line, paths and environment of `engine` listening on 127.0.0.1:port."""
+    if engine == "grafbase":
+        work_dir.mkdir(parents=True, exist_ok=True)
+        config = work_dir / "grafbase.toml"
+        config.write_text(grafbase_config(router / "grafbase.toml", port, subgraphs, dedup=dedup))
+        argv = [_installed(router, GRAFBASE), "--home", str(work_dir / "home"), "dev"]
+        return EngineLaunch([*argv, "--config", str(config)], health_path="/health", ws_path="/ws")
+    if engine in ("hive", "hive-rust"):
+        argv = [_installed(router, HIVE), "supergraph", str(supergraph)]
+        argv += ["--port", str(port), "--host", "127.0.0.1"]
+        if engine == "hive-rust":
+            argv.append("--hive-router-runtime")
+        env = {"KINDRED_GATEWAY_DEDUP": "1" if dedup else "0"}
+        return EngineLaunch(argv, health_path="/readiness", env=env)
+    if engine == "apollo-gateway":
+        argv = ["node", str(router / "apollo_gateway.mjs"), str(supergraph), str(port)]
+        # Apollo Server has no health route: a GET query for __typename is one.
+        health = "/graphql?query=%7B__typename%7D"
+        return EngineLaunch(argv, health_path=health)
+    raise StartupError(f"unknown gateway engine {engine!r}; use one of {', '.join(ENGINES)}")
+
+
+def edge_argv(
+    router: Path, port: int, supergraph: Path, engine_port: int, launch: EngineLaunch
+) -> list[str]:
+    """The edge's command line: public port, supergraph, and the engine behind it."""
+    return [
+        "node",
+        str(router / "edge" / "main.mjs"),
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--supergraph",
+        str(supergraph),
+        "--engine",
+        f"http://127.0.0.1:{engine_port}",
+        "--engine-graphql",
+        launch.graphql_path,
+        "--engine-ws",
+        launch.ws_path,
+        "--engine-health",
+        launch.health_path,
+    ]

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// The gateway's public port, in front of a federation engine (grafbase or Hive Gateway)
+// listening on a private one:
+//
+//   node router/edge/main.mjs --listen 127.0.0.1:4000 --supergraph supergraph.graphql \
+//       --engine http://127.0.0.1:4100 [--engine-graphql /graphql] [--engine-ws /ws] \
+//       [--engine-health /health]
+//
+// GET /graphql in a browser is GraphiQL; /healthcheck answers while the process is up,
+// /readiness once the engine answers its health check.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { Supergraph } from '@apollo/federation-internals';
+import { DocumentChecker } from './document.mjs';
+import { createEdge } from './server.mjs';
+
+function parseArgs(argv) {
+  const options = { engineGraphql: '/graphql', engineWs: '/graphql', engineHealth: '/health' };
+  const names = {
+    '--listen': 'listen',
+    '--supergraph': 'supergraph',
+    '--engine': 'engine',
+    '--engine-graphql': 'engineGraphql',
+    '--engine-ws': 'engineWs',
+    '--engine-health': 'engineHealth',
+  };
+  for (let i = 0; i < argv.length; i += 2) {
+    const name = names[argv[i]];
+    if (!name || argv[i + 1] === undefined) {
+      console.error(`usage: node router/edge/main.mjs ${Object.keys(names).map((n) => `${n} VALUE`).join(' ')}`);
+      process.exit(2);
+    }
+    options[name] = argv[i + 1];
+  }
+  for (const required of ['listen', 'supergraph', 'engine']) {
+    if (!options[required]) {
+      console.error(`--${required} is required (see the comment at the top of router/edge/main.mjs)`);
+      process.exit(2);
+    }
+  }
+  return options;
+}
+
+// The schema clients see: the supergraph without its federation machinery.
+function apiSchema(path) {
+  return Supergraph.build(readFileSync(path, 'utf8')).apiSchema().toGraphQLJSSchema();
+}
+
+function probe(url) {
+  return new Promise((resolve) => {
+    const request = http.get(url, { timeout: 2000 }, (answer) => {
+      answer.resume();
+      resolve(answer.statusCode === 200);
+    });
+    request.on('error', () => resolve(false));
+    request.on('timeout', () => request.destroy());
+  });
+}
+
+// Loaded on the first visit only: the page is several MB the benchmarks never ask for.
+let graphiqlPage = null;
+async function graphiql() {
+  if (graphiqlPage === null) {
+    const { renderGraphiQL } = await import('@graphql-yoga/render-graphiql');
+    graphiqlPage = renderGraphiQL({ title: 'Kindred', endpoint: '/graphql', subscriptionsProtocol: 'WS' });
+  }
+  return graphiqlPage;
+}
+
+const options = parseArgs(process.argv.slice(2));
+const engineUrl = new URL(options.engine);
+const engine = {
+  host: engineUrl.hostname,
+  port: Number(engineUrl.port),
+  graphqlPath: options.engineGraphql,
+  wsUrl: `ws://${engineUrl.host}${options.engineWs}`,
+};
+const checker = new DocumentChecker(apiSchema(options.supergraph));
+const readiness = () => probe(new URL(options.engineHealth, engineUrl));
+const [host, port] = [options.listen.slice(0, options.listen.lastIndexOf(':')), Number(options.listen.split(':').pop())];
+
+const server = createEdge({ engine, checker, readiness, graphiql });
+server.listen(port, host, () => console.log(`[edge] GraphQL on http://${options.listen}/graphql, engine at ${options.engine}`));
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => server.close(() => process.exit(0)) && setTimeout(() => process.exit(0), 2000).unref());
+}
