@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -12,27 +13,34 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.types.graphql import OperationType
 
+from kindred import graphql_http
 from kindred.auth import TokenVerifier, bearer_token
 from kindred.context import RequestContext
 from kindred.errors import KindredError
 from kindred.graphql import Schema
+from kindred.graphql_http import RequestError
 from kindred.kafka import Handler
+from kindred.limits import MAX_BODY_BYTES
 from kindred.platform import Platform
 from kindred.realtime import Realtime
 from kindred.settings import Settings, load_settings
 from kindred.telemetry import TracingMiddleware, setup_tracing
 
-MAX_BODY_BYTES = 256 * 1024
+_QUERIES = frozenset({OperationType.QUERY})
+_QUERIES_AND_MUTATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 
 @dataclass(frozen=True)
@@ -75,9 +83,58 @@ class _TransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
 
 
 class _GraphQLView(GraphQL[RequestContext, None]):
-    """GraphQL over HTTP, and over WebSocket (graphql-transport-ws) for subscriptions."""
+    """GraphQL over HTTP (the spec's, see kindred.graphql_http), and over WebSocket
+    (graphql-transport-ws, Strawberry's handler) for subscriptions."""
 
     graphql_transport_ws_handler_class = _TransportWS
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self._answer(request)
+        except RequestError as error:
+            response = graphql_http.refusal(error, request.headers.get("accept"))
+        await response(scope, receive, send)
+
+    async def _answer(self, request: Request) -> Response:
+        accept = request.headers.get("accept")
+        if request.method == "GET":
+            if graphql_http.wants_ide(request.query_params, accept):
+                return await self.render_graphql_ide(request)
+            data = graphql_http.parse_get(request.query_params)
+            allowed = _QUERIES
+        elif request.method == "POST":
+            body = await request.body()
+            data = graphql_http.parse_post(request.headers.get("content-type"), body)
+            allowed = _QUERIES_AND_MUTATIONS
+        else:
+            raise graphql_http.refuse_method(request.method)
+        media_type = graphql_http.negotiate(accept)
+        context = await self.get_context(request, None)
+        try:
+            result = await self.schema.execute(
+                data.query,
+                variable_values=data.variables,
+                context_value=context,
+                operation_name=data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=data.extensions,
+            )
+        except InvalidOperationTypeError as error:
+            raise graphql_http.refuse_operation_type(error.operation_type, request.method) from None
+        except CannotGetOperationTypeError as error:
+            return graphql_http.respond(
+                graphql_http.unknown_operation(error.operation_name), media_type
+            )
+        return graphql_http.respond(
+            graphql_http.result_payload(result), media_type, encode=self.encode_json
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(_graphiql_html(self.graphql_ide))
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         platform: Platform = request.app.state.platform
@@ -103,31 +160,65 @@ async def _authenticate(context: RequestContext, authorization: str | None) -> N
         context.auth_error = error
 
 
+@functools.cache
+def _graphiql_html(ide: Any) -> str:
+    return get_graphql_ide_html(graphql_ide=ide)
+
+
+class _BodyTooLarge(Exception):
+    """Raised from `receive` when a body without Content-Length outgrows the limit."""
+
+
 class _BodyLimit:
-    """Refuses request bodies over the limit with a GraphQL-shaped 413."""
+    """Refuses request bodies over the limit with a GraphQL-shaped 413: at once when the
+    Content-Length says so, or as soon as a body without one (chunked) outgrows it."""
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_bytes:
-                response = JSONResponse(
-                    {
-                        "errors": [
-                            {
-                                "message": f"The request body is over {self.max_bytes} bytes.",
-                                "extensions": {"code": "PAYLOAD_TOO_LARGE"},
-                            }
-                        ]
-                    },
-                    status_code=413,
-                )
-                await response(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        accept = headers.get(b"accept")
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit():
+            if int(length) > self.max_bytes:
+                await self._refuse(accept, scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+            # The server reads no more than the declared length.
+            await self.app(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def watching_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, watching_send)
+        except _BodyTooLarge:
+            if started:  # the app answered before reading it all: nothing more to say
+                return
+            await self._refuse(accept, scope, receive, send)
+
+    @staticmethod
+    async def _refuse(accept: bytes | None, scope: Scope, receive: Receive, send: Send) -> None:
+        response = graphql_http.body_too_large(accept.decode("latin-1") if accept else None)
+        await response(scope, receive, send)
 
 
 async def _health(request: Request) -> Response:
@@ -196,7 +287,8 @@ def create_app(subgraph: Subgraph, settings: Settings | None = None) -> Starlett
     )
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            # Every method reaches the view, which refuses the others with a JSON 405.
+            Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             Route("/health", _health),
             *subgraph.routes,

@@ -17,6 +17,16 @@ class ErrorCode(StrEnum):
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     RATE_LIMITED = "RATE_LIMITED"
+    # GraphQL over HTTP: requests refused before execution (see kindred.graphql_http).
+    BAD_REQUEST = "BAD_REQUEST"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    BATCHING_NOT_SUPPORTED = "BATCHING_NOT_SUPPORTED"
+    PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
+    # The document holds no operation to run: several and no `operationName`, or an
+    # `operationName` it does not define.
+    OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"
 
 
 class KindredError(Exception):

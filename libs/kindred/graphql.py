@@ -7,17 +7,17 @@ from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
+from kindred import limits
 from kindred.errors import ErrorCode, KindredError
 
 log = logging.getLogger(__name__)
@@ -47,10 +47,22 @@ def classify(error: GraphQLError) -> GraphQLError:
     if error.extensions and "code" in error.extensions:
         return error
     if original is None:
+        explained = limits.explain(error)
+        if explained is not None:
+            return explained
+        if error.message in _OPERATION_RESOLUTION or error.message.startswith(
+            "Unknown operation named"
+        ):
+            return _with_code(
+                error,
+                ErrorCode.OPERATION_RESOLUTION_FAILURE.value,
+                message=_OPERATION_RESOLUTION.get(error.message),
+            )
         is_syntax = error.message.startswith("Syntax Error")
         code = ErrorCode.GRAPHQL_PARSE_FAILED if is_syntax else ErrorCode.GRAPHQL_VALIDATION_FAILED
-        # Variables of the wrong type are reported by graphql-core without an original error.
-        if error.message.startswith("Variable '$") and "got invalid value" in error.message:
+        # Variables of the wrong type (or missing) are reported by graphql-core without an
+        # original error: the document is fine, the values are not.
+        if error.message.startswith("Variable '$") and _is_coercion(error.message):
             code = ErrorCode.BAD_USER_INPUT
         return _with_code(error, code.value)
     if isinstance(original, GraphQLError) and original.original_error is None:
@@ -64,8 +76,64 @@ def classify(error: GraphQLError) -> GraphQLError:
     )
 
 
+_COERCION_FAILURES = ("got invalid value", "must not be null", "was not provided")
+
+# graphql-core's GetOperation errors, and what to tell the client instead.
+_OPERATION_RESOLUTION = {
+    "Must provide operation name if query contains multiple operations.": (
+        "The document has several operations: name the one to run in `operationName`."
+    ),
+    "Must provide an operation.": "The document has no operation: send a query or a mutation.",
+}
+
+
+def _is_coercion(message: str) -> bool:
+    return any(failure in message for failure in _COERCION_FAILURES)
+
+
+class _SpecExecutionContext(ExecutionContext):
+    """Picks the operation as the spec's GetOperation does: the one named by `operationName`,
+    else the only one. Strawberry would run the first of several (a mutation, say) when
+    `operationName` is missing; here graphql-core refuses that document instead."""
+
+    @property
+    def operation_name(self) -> str | None:
+        provided: str | None = self._provided_operation_name
+        if provided is not None or self.graphql_document is None:
+            return provided
+        operations = [
+            definition
+            for definition in self.graphql_document.definitions
+            if isinstance(definition, OperationDefinitionNode)
+        ]
+        if len(operations) == 1 and operations[0].name is not None:
+            return operations[0].name.value
+        return None
+
+
 class Schema(strawberry.federation.Schema):
     """A federation schema whose every error carries a typed `extensions.code`."""
+
+    def _create_execution_context(
+        self,
+        query: str | None,
+        allowed_operation_types: Iterable[OperationType],
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionContext:
+        return _SpecExecutionContext(
+            query=query,
+            schema=self,
+            allowed_operations=allowed_operation_types,
+            context=context_value,
+            root_value=root_value,
+            variables=variable_values,
+            provided_operation_name=operation_name,
+            operation_extensions=operation_extensions,
+        )
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         result = await super().execute(*args, **kwargs)
@@ -102,18 +170,15 @@ def build_schema(
     subscription: type | None = None,
     types: Iterable[type] = (),
 ) -> Schema:
-    """A federation 2 schema with parse/validation caches and request limits."""
+    """A federation 2 schema with parse/validation caches and the limits of `kindred.limits`."""
     # Built once: the validation cache is keyed by the rule classes, which each limiter
     # instance creates anew. Factories give each request fresh extension objects.
-    limits = [
-        *QueryDepthLimiter(max_depth=12).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=30).validation_rules,
-    ]
+    rules = limits.validation_rules()
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),
-        lambda: AddValidationRules(limits),
-        lambda: MaxTokensLimiter(max_token_count=4000),
+        lambda: AddValidationRules(rules),
+        lambda: MaxTokensLimiter(max_token_count=limits.MAX_TOKENS),
     ]
     return Schema(
         query=query,

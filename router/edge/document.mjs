@@ -5,7 +5,6 @@
 import {
   GraphQLError,
   Kind,
-  getIntrospectionQuery,
   getOperationAST,
   parse,
   specifiedRules,
@@ -14,6 +13,8 @@ import {
 import { LIMITS } from './limits.mjs';
 
 const INTROSPECTION_ROOTS = new Set(['__schema', '__type']);
+// Validation errors reported before giving up on a document.
+const MAX_VALIDATION_ERRORS = 20;
 
 // One verdict per document text: {document} or {errors, code}.
 class Verdicts {
@@ -38,37 +39,42 @@ class Verdicts {
   }
 }
 
-function fieldsOf(selectionSet, fragments, visit) {
-  // Every field reachable from a selection set, fragments inlined (documents reaching here
-  // have no fragment cycles and no unknown fragments).
-  for (const selection of selectionSet.selections) {
-    if (selection.kind === Kind.FIELD) visit(selection);
-    else if (selection.kind === Kind.INLINE_FRAGMENT) fieldsOf(selection.selectionSet, fragments, visit);
-    else fieldsOf(fragments.get(selection.name.value).selectionSet, fragments, visit);
-  }
-}
+const ZERO = Object.freeze({ depth: 0, introspectionDepth: 0, aliases: 0 });
 
-// Measures a selection set: field depth (split into plain and introspection nesting),
-// aliases, and introspection root fields, with fragments memoised per name.
-function measure(selectionSet, fragments, memo = new Map(), inIntrospection = false) {
-  const figures = { depth: 0, introspectionDepth: 0, aliases: 0, introspectionFields: 0 };
-  const add = (field) => {
-    const introspection = inIntrospection || INTROSPECTION_ROOTS.has(field.name.value);
-    if (field.alias) figures.aliases += 1;
-    if (!inIntrospection && INTROSPECTION_ROOTS.has(field.name.value)) figures.introspectionFields += 1;
-    const below = field.selectionSet
-      ? measure(field.selectionSet, fragments, memo, introspection)
-      : { depth: 0, introspectionDepth: 0, aliases: 0, introspectionFields: 0 };
-    figures.aliases += below.aliases;
-    figures.introspectionFields += below.introspectionFields;
-    if (introspection) {
-      figures.introspectionDepth = Math.max(figures.introspectionDepth, 1 + below.introspectionDepth);
-    } else {
-      figures.depth = Math.max(figures.depth, 1 + below.depth);
-      figures.introspectionDepth = Math.max(figures.introspectionDepth, below.introspectionDepth);
-    }
+// Measures a selection set: field depth (plain and introspection nesting apart) and
+// aliases, fragments inlined. Each fragment is measured once per kind of nesting and
+// remembered, so fragments spreading others many times cost linear time, not exponential.
+// (Documents reaching here have no fragment cycles and no unknown fragments.)
+function measure(selectionSet, fragments, memo, inIntrospection = false) {
+  const figures = { ...ZERO };
+  const merge = (inner) => {
+    figures.depth = Math.max(figures.depth, inner.depth);
+    figures.introspectionDepth = Math.max(figures.introspectionDepth, inner.introspectionDepth);
+    figures.aliases += inner.aliases;
   };
-  fieldsOf(selectionSet, fragments, add);
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.INLINE_FRAGMENT) {
+      merge(measure(selection.selectionSet, fragments, memo, inIntrospection));
+    } else if (selection.kind === Kind.FRAGMENT_SPREAD) {
+      const key = `${inIntrospection}:${selection.name.value}`;
+      if (!memo.has(key)) {
+        memo.set(key, measure(fragments.get(selection.name.value).selectionSet, fragments, memo, inIntrospection));
+      }
+      merge(memo.get(key));
+    } else {
+      const introspection = inIntrospection || INTROSPECTION_ROOTS.has(selection.name.value);
+      const below = selection.selectionSet
+        ? measure(selection.selectionSet, fragments, memo, introspection)
+        : ZERO;
+      figures.aliases += below.aliases + (selection.alias ? 1 : 0);
+      if (introspection) {
+        figures.introspectionDepth = Math.max(figures.introspectionDepth, 1 + below.introspectionDepth);
+      } else {
+        figures.depth = Math.max(figures.depth, 1 + below.depth);
+        figures.introspectionDepth = Math.max(figures.introspectionDepth, below.introspectionDepth);
+      }
+    }
+  }
   return figures;
 }
 
@@ -80,55 +86,58 @@ function fragmentsOf(document) {
   return fragments;
 }
 
-// The introspection nesting of a document's first operation (used to calibrate).
-function maxIntrospectionDepth(document) {
-  const operation = getOperationAST(document);
-  return measure(operation.selectionSet, fragmentsOf(document)).introspectionDepth;
-}
-
-const MAX_INTROSPECTION_DEPTH = maxIntrospectionDepth(
-  parse(
-    getIntrospectionQuery({
-      descriptions: true,
-      specifiedByUrl: true,
-      directiveIsRepeatable: true,
-      schemaDescription: true,
-      inputValueDeprecation: true,
-      oneOf: true,
-    }),
-  ),
-);
-
-// A validation rule: no field, spread or inline fragment carries too many directives.
-function DirectivesPerFieldRule(context) {
+// A validation rule: no field, fragment, operation or variable carries too many directives.
+function DirectivesPerLocationRule(context) {
   const check = (node) => {
     const count = node.directives?.length ?? 0;
-    if (count > LIMITS.maxDirectivesPerField) {
-      context.reportError(
-        new GraphQLError(
-          `At most ${LIMITS.maxDirectivesPerField} directives may be put on one field; this one has ${count}.`,
-          { nodes: [node] },
-        ),
-      );
+    if (count > LIMITS.maxDirectivesPerLocation) {
+      const message = `At most ${LIMITS.maxDirectivesPerLocation} directives may be put in one place; this one has ${count}.`;
+      context.reportError(limitError(message, 'directives', LIMITS.maxDirectivesPerLocation, [node]));
     }
   };
-  return { Field: check, FragmentSpread: check, InlineFragment: check };
+  return {
+    Field: check,
+    FragmentSpread: check,
+    InlineFragment: check,
+    FragmentDefinition: check,
+    OperationDefinition: check,
+    VariableDefinition: check,
+  };
 }
 
-const RULES = [...specifiedRules, DirectivesPerFieldRule];
+// A document refused for a limit: GRAPHQL_VALIDATION_FAILED naming the limit, as the
+// subgraphs answer (libs/kindred/limits.py).
+function limitError(message, limit, max, nodes) {
+  return new GraphQLError(message, { nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit, max } });
+}
+
+// graphql-js's own limit errors, named like the subgraphs name them.
+function explained(error) {
+  if (error.message.startsWith('Syntax Error: Document contains more that')) {
+    const message = `The document has more than ${LIMITS.maxTokens} tokens: ask for fewer fields, or split the operation into several requests.`;
+    return limitError(message, 'tokens', LIMITS.maxTokens);
+  }
+  if (error.message === 'Maximum introspection depth exceeded') {
+    const message =
+      'This introspection query nests `fields`, `interfaces`, `possibleTypes` or `inputFields` three deep: ask for less nesting (GraphiQL\'s introspection query fits).';
+    return limitError(message, 'introspectionLists', LIMITS.maxIntrospectionLists, error.nodes);
+  }
+  return error;
+}
+
+const RULES = [...specifiedRules, DirectivesPerLocationRule];
 
 function limitErrors(operation, fragments) {
-  const figures = measure(operation.selectionSet, fragments);
+  const figures = measure(operation.selectionSet, fragments, new Map());
   const errors = [];
-  const over = (what, value, limit) =>
-    errors.push(new GraphQLError(`${what} is ${value}; at most ${limit} is allowed.`, { nodes: [operation] }));
-  if (figures.depth > LIMITS.maxDepth) over('The depth of this operation', figures.depth, LIMITS.maxDepth);
-  if (figures.aliases > LIMITS.maxAliases) over('The number of aliases', figures.aliases, LIMITS.maxAliases);
-  if (figures.introspectionFields > LIMITS.maxIntrospectionFields) {
-    over('The number of __schema and __type fields', figures.introspectionFields, LIMITS.maxIntrospectionFields);
-  }
-  if (figures.introspectionDepth > MAX_INTROSPECTION_DEPTH) {
-    over('The introspection depth', figures.introspectionDepth, MAX_INTROSPECTION_DEPTH);
+  const over = (what, value, limit, max) =>
+    errors.push(limitError(`${what} is ${value}; at most ${max} is allowed.`, limit, max, [operation]));
+  // Depth counts the levels below a root field, as the subgraphs' limiter does.
+  const depth = Math.max(0, figures.depth - 1);
+  if (depth > LIMITS.maxDepth) over('The depth of this operation', depth, 'depth', LIMITS.maxDepth);
+  if (figures.aliases > LIMITS.maxAliases) over('The number of aliases', figures.aliases, 'aliases', LIMITS.maxAliases);
+  if (figures.introspectionDepth > LIMITS.maxIntrospectionDepth) {
+    over('The introspection depth', figures.introspectionDepth, 'introspectionDepth', LIMITS.maxIntrospectionDepth);
   }
   return errors;
 }
@@ -164,18 +173,18 @@ export class DocumentChecker {
   }
 
   #judge(query) {
-    if (query.length > LIMITS.maxQueryBytes) {
-      const message = `The query is ${query.length} characters long; at most ${LIMITS.maxQueryBytes} are allowed.`;
-      return { errors: [new GraphQLError(message)], code: 'GRAPHQL_VALIDATION_FAILED' };
+    if (query.length > LIMITS.maxQueryBytes / 4 && Buffer.byteLength(query) > LIMITS.maxQueryBytes) {
+      const message = `The GraphQL document is over ${LIMITS.maxQueryBytes} bytes: send a smaller one.`;
+      return { errors: [new GraphQLError(message)], code: 'PAYLOAD_TOO_LARGE', status: 413 };
     }
     let document;
     try {
       document = parse(query, { maxTokens: LIMITS.maxTokens });
     } catch (error) {
-      return { errors: [error], code: 'GRAPHQL_PARSE_FAILED' };
+      return { errors: [explained(error)], code: 'GRAPHQL_PARSE_FAILED' };
     }
-    const errors = validate(this.schema, document, RULES, { maxErrors: LIMITS.maxValidationErrors });
-    if (errors.length) return { errors, code: 'GRAPHQL_VALIDATION_FAILED' };
+    const errors = validate(this.schema, document, RULES, { maxErrors: MAX_VALIDATION_ERRORS });
+    if (errors.length) return { errors: errors.map(explained), code: 'GRAPHQL_VALIDATION_FAILED' };
     const fragments = fragmentsOf(document);
     for (const definition of document.definitions) {
       if (definition.kind !== Kind.OPERATION_DEFINITION) continue;

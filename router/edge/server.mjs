@@ -185,7 +185,7 @@ export function createEdge({ engine, checker, readiness, graphiql }) {
     const verdict = checker.check(params.query, params.operationName);
     if (verdict.errors) {
       // Per the spec: 200 for application/json clients, 400 for graphql-response+json.
-      const status = media === GRAPHQL_RESPONSE ? 400 : 200;
+      const status = verdict.status ?? (media === GRAPHQL_RESPONSE ? 400 : 200);
       sendErrors(res, status, verdict.errors, verdict.code, { media: media === 'stream' ? JSON_MEDIA : media });
       return;
     }
