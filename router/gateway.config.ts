@@ -136,9 +136,8 @@ export const gatewayConfig = defineConfig({
 
   // Health: /healthcheck (process up) and /readiness (supergraph loaded) are the defaults.
 
-  // Limits: deep nesting and huge documents are refused before planning.
-  maxDepth: 12,
-  maxTokens: 5000,
+  // Limits: the edge in front refuses oversized, deep and wide documents before they get
+  // here (libs/kindred/limits.json); Hive's own depth count would double-count fragments.
   // A subscription lives as long as its subscriber: only requests that answer once time out.
   upstreamTimeout: ({ executionRequest }) =>
     executionRequest.operationType === 'subscription' ||

@@ -44,7 +44,9 @@ const ZERO = Object.freeze({ depth: 0, introspectionDepth: 0, aliases: 0 });
 // Measures a selection set: field depth (plain and introspection nesting apart) and
 // aliases, fragments inlined. Each fragment is measured once per kind of nesting and
 // remembered, so fragments spreading others many times cost linear time, not exponential.
-// (Documents reaching here have no fragment cycles and no unknown fragments.)
+// This runs before validation (which is costlier), so it must survive any parsed
+// document: an unknown fragment or a spread back into a fragment being measured counts
+// nothing (validation refuses both anyway).
 function measure(selectionSet, fragments, memo, inIntrospection = false) {
   const figures = { ...ZERO };
   const merge = (inner) => {
@@ -57,10 +59,12 @@ function measure(selectionSet, fragments, memo, inIntrospection = false) {
       merge(measure(selection.selectionSet, fragments, memo, inIntrospection));
     } else if (selection.kind === Kind.FRAGMENT_SPREAD) {
       const key = `${inIntrospection}:${selection.name.value}`;
-      if (!memo.has(key)) {
-        memo.set(key, measure(fragments.get(selection.name.value).selectionSet, fragments, memo, inIntrospection));
+      const fragment = fragments.get(selection.name.value);
+      if (!memo.has(key) && fragment) {
+        memo.set(key, ZERO); // while it is being measured: a cycle back to it counts nothing
+        memo.set(key, measure(fragment.selectionSet, fragments, memo, inIntrospection));
       }
-      merge(memo.get(key));
+      merge(memo.get(key) ?? ZERO);
     } else {
       const introspection = inIntrospection || INTROSPECTION_ROOTS.has(selection.name.value);
       const below = selection.selectionSet
@@ -183,14 +187,16 @@ export class DocumentChecker {
     } catch (error) {
       return { errors: [explained(error)], code: 'GRAPHQL_PARSE_FAILED' };
     }
-    const errors = validate(this.schema, document, RULES, { maxErrors: MAX_VALIDATION_ERRORS });
-    if (errors.length) return { errors: errors.map(explained), code: 'GRAPHQL_VALIDATION_FAILED' };
+    // The limits first: they are cheap, and they spare validation a document too big to
+    // be worth its time.
     const fragments = fragmentsOf(document);
     for (const definition of document.definitions) {
       if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
       const over = limitErrors(definition, fragments);
       if (over.length) return { errors: over, code: 'GRAPHQL_VALIDATION_FAILED' };
     }
+    const errors = validate(this.schema, document, RULES, { maxErrors: MAX_VALIDATION_ERRORS });
+    if (errors.length) return { errors: errors.map(explained), code: 'GRAPHQL_VALIDATION_FAILED' };
     return { document };
   }
 }

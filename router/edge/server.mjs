@@ -189,6 +189,9 @@ export function createEdge({ engine, checker, readiness, graphiql }) {
       sendErrors(res, status, verdict.errors, verdict.code, { media: media === 'stream' ? JSON_MEDIA : media });
       return;
     }
+    if (verdict.operation.operation === 'subscription' && media !== 'stream') {
+      throw new RequestError(400, 'BAD_REQUEST', 'Subscriptions are served over WebSocket (graphql-transport-ws on /graphql) or with `Accept: text/event-stream`.');
+    }
     if (req.method === 'GET' && verdict.operation.operation !== 'query') {
       throw new RequestError(405, 'METHOD_NOT_ALLOWED', `A ${verdict.operation.operation} cannot be sent with GET: use POST.`, { headers: { allow: 'POST' } });
     }

@@ -424,7 +424,8 @@ async def test_several_operations_need_an_operation_name() -> None:
     refused = await SCHEMA.execute(document)
     assert _codes(refused) == ["OPERATION_RESOLUTION_FAILURE"]
     assert refused.data is None
-    assert "operationName" in refused.errors[0].message  # type: ignore[index]
+    assert refused.errors is not None
+    assert "operationName" in refused.errors[0].message
     named = await SCHEMA.execute(document, operation_name="B")
     assert (named.data, named.errors) == ({"bump": 1}, None)
     single = await SCHEMA.execute("query Only { hello }")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from kindred import limits
+import kindred.limits as limits
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -110,6 +110,7 @@ class Stack:
         # The gateway's public process (the edge) and the federation engine behind it.
         self.gateway: ManagedProcess | None = None
         self.engine: ManagedProcess | None = None
+        self.engine_url: str | None = None
 
     # -- infrastructure ---------------------------------------------------------------
 
@@ -268,6 +269,8 @@ class Stack:
             cwd=router,
             echo=self.echo,
         )
+        # The engine's own GraphQL endpoint (behind the edge, or the public one without it).
+        self.engine_url = f"http://127.0.0.1:{engine_port}{launch.graphql_path}"
         engine_health = f"http://127.0.0.1:{engine_port}{launch.health_path}"
         wait_until(
             lambda: http_ok(engine_health),
