@@ -1,26 +1,40 @@
-"""Throughput and latency through Hive Gateway versus straight to the user subgraph.
+"""Throughput, latency and memory of each candidate gateway versus straight to the user
+subgraph, side by side in one run on one stack.
 
-Side by side, with wrk (2 threads, 32 connections, 10 s each after a 3 s warm-up), the
-bearer token rotating over many members so no single row is hot:
+With wrk (2 threads, 32 connections, 10 s each after a 3 s warm-up), the bearer token
+rotating over many members so no single row is hot, deduplication of in-flight subgraph
+requests off everywhere:
 
-- gateway (dedup off): `{ me { displayName queueEntry { age syncedVersion } } }`, which
-  the gateway plans across the user and queuing subgraphs;
-- direct: `{ me { displayName } }` (the same user data) to the user subgraph alone.
+- through each gateway: `{ me { displayName queueEntry { age syncedVersion } } }`, which
+  it plans across the user and queuing subgraphs;
+- direct: `{ me { displayName } }` (the same user data) to the user subgraph alone,
+  measured before the gateways and again after them (the ratio uses their mean).
 
-Every member's answer is checked on both paths before measuring; during the run the wrk
+Candidates (`--gateways`): `grafbase+edge` (what `make dev` runs), `grafbase`,
+`hive+edge`, `hive`, `hive-rust` (Hive Gateway with the Rust query planner) and
+`apollo-gateway` (Apollo Gateway on @apollo/server). A bare engine takes the public port
+itself; `+edge` puts the edge (router/edge/) in front. Gateway RSS is the peak, sampled
+every 0.25 s while wrk runs, of every process of the gateway (edge, engine, children).
+
+Every member's answer is checked on every path before measuring; during the run the wrk
 script counts answers that are not 200 or carry `errors`.
 
     python -m bench.gateway_vs_subgraph [--members 50] [--duration 10] [--warmup 3]
+        [--gateways grafbase+edge,grafbase,hive+edge,hive,hive-rust,apollo-gateway]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -80,11 +94,62 @@ def run_wrk(
     return figures
 
 
-def run(members: int, duration: int, warmup: int) -> dict[str, Any]:
+CANDIDATES = ("grafbase+edge", "grafbase", "hive+edge", "hive", "hive-rust", "apollo-gateway")
+
+
+def _tree(pid: int) -> list[int]:
+    """pid and every descendant of it (from /proc)."""
+    pids, index = [pid], 0
+    while index < len(pids):
+        for task in Path(f"/proc/{pids[index]}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                pids += [int(child) for child in task.read_text().split()]
+        index += 1
+    return pids
+
+
+def rss_mb(pids: list[int]) -> float:
+    """Resident memory of these processes and all their descendants, in MB."""
+    total = 0
+    for pid in {child for root in pids for child in _tree(root)}:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+@contextmanager
+def peak_rss(pids: list[int]) -> Iterator[dict[str, float]]:
+    """Samples the processes' RSS every 0.25 s while the block runs; yields {"peak_mb"}."""
+    figures = {"peak_mb": rss_mb(pids)}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.25):
+            figures["peak_mb"] = max(figures["peak_mb"], rss_mb(pids))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield figures
+    finally:
+        stop.set()
+        sampler.join()
+
+
+def measure(
+    url: str, query: str, tokens_file: Path, work_dir: Path, duration: int, warmup: int
+) -> dict[str, Any]:
+    run_wrk(url, query, tokens_file, work_dir, warmup)
+    return run_wrk(url, query, tokens_file, work_dir, duration)
+
+
+def run(members: int, duration: int, warmup: int, gateways: list[str]) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: `make system-packages` (apt-get install wrk)")
     with (
-        private_stack(NAME, gateway=True, env={"KINDRED_GATEWAY_DEDUP": "0"}) as stack,
+        private_stack(NAME, env={"KINDRED_GATEWAY_DEDUP": "0"}) as stack,
         httpx.Client(timeout=30.0) as client,
         tempfile.TemporaryDirectory(prefix="kindred-bench-wrk-") as scratch,
     ):
@@ -94,24 +159,43 @@ def run(members: int, duration: int, warmup: int) -> dict[str, Any]:
         tokens = []
         for _ in range(members):
             _, token, _ = register_member(client, user_url)
-            gql(client, gateway_url, "mutation { joinQueue { syncedVersion } }", token=token)
+            queuing_url = stack.subgraph_urls["queuing"]
+            gql(client, queuing_url, "mutation { joinQueue { syncedVersion } }", token=token)
             tokens.append(token)
         tokens_file = work_dir / "tokens.txt"
         tokens_file.write_text("\n".join(tokens) + "\n", encoding="utf-8")
-
-        targets = {
-            "gateway": (gateway_url, GATEWAY_QUERY),
-            "direct": (user_url, DIRECT_QUERY),
-        }
-        for url, query in targets.values():
-            check_answers(client, url, query, tokens)
-        progress("every member's answer is correct on both paths")
+        check_answers(client, user_url, DIRECT_QUERY, tokens)
 
         measured: dict[str, Any] = {}
-        for name, (url, query) in targets.items():
-            progress(f"{name}: {warmup} s warm-up, then {duration} s measured")
-            run_wrk(url, query, tokens_file, work_dir, warmup)
-            measured[name] = run_wrk(url, query, tokens_file, work_dir, duration)
+        progress(f"direct: {warmup} s warm-up, then {duration} s measured")
+        direct_before = measure(user_url, DIRECT_QUERY, tokens_file, work_dir, duration, warmup)
+        for candidate in gateways:
+            engine, _, edge = candidate.partition("+")
+            progress(f"{candidate}: starting")
+            stack.start_gateway(engine, edge=bool(edge))
+            try:
+                check_answers(client, gateway_url, GATEWAY_QUERY, tokens)
+                progress(f"{candidate}: {warmup} s warm-up, then {duration} s measured")
+                pids = [
+                    p.popen.pid
+                    for p in {id(p): p for p in (stack.gateway, stack.engine) if p}.values()
+                ]
+                idle = rss_mb(pids)
+                with peak_rss(pids) as memory:
+                    figures = measure(
+                        gateway_url, GATEWAY_QUERY, tokens_file, work_dir, duration, warmup
+                    )
+                measured[candidate] = {
+                    **figures,
+                    "rss_idle_mb": idle,
+                    "rss_peak_mb": memory["peak_mb"],
+                }
+            finally:
+                stack.stop_gateway()
+        progress(f"direct again: {warmup} s warm-up, then {duration} s measured")
+        direct_after = measure(user_url, DIRECT_QUERY, tokens_file, work_dir, duration, warmup)
+        measured["direct (before)"] = direct_before
+        measured["direct (after)"] = direct_after
     return {
         "members": members,
         "threads": THREADS,
@@ -119,48 +203,40 @@ def run(members: int, duration: int, warmup: int) -> dict[str, Any]:
         "duration_s": duration,
         "warmup_s": warmup,
         "gateway_dedup": False,
-        "queries": {name: query for name, (_, query) in targets.items()},
+        "queries": {"gateway": GATEWAY_QUERY, "direct": DIRECT_QUERY},
         "results": measured,
     }
 
 
 def report(measured: dict[str, Any]) -> dict[str, Any]:
     results = measured["results"]
-    rows = [
-        [
-            name,
-            r["req_per_s"],
-            r["p50_us"] / 1000,
-            r["p90_us"] / 1000,
-            r["p99_us"] / 1000,
-            r["requests"],
-            r["non_2xx"],
-            r["socket_errors"],
-            r["bad_answers"],
-        ]
-        for name, r in results.items()
-    ]
+    direct = (results["direct (before)"]["req_per_s"] + results["direct (after)"]["req_per_s"]) / 2
+    rows = []
+    for name, r in results.items():
+        ratio = r["req_per_s"] / direct if not name.startswith("direct") else None
+        r["ratio_to_direct"] = round(ratio, 3) if ratio is not None else None
+        rows.append(
+            [
+                name,
+                r["req_per_s"],
+                ratio if ratio is not None else "",
+                r["p50_us"] / 1000,
+                r["p99_us"] / 1000,
+                r.get("rss_idle_mb", ""),
+                r.get("rss_peak_mb", ""),
+                r["non_2xx"] + r["socket_errors"] + r["bad_answers"],
+            ]
+        )
     print_table(
-        f"Gateway (dedup off) vs user subgraph direct: wrk -t{THREADS} -c{CONNECTIONS} "
+        f"Gateways (dedup off) vs user subgraph direct: wrk -t{THREADS} -c{CONNECTIONS} "
         f"-d{measured['duration_s']}s, {measured['members']} members",
-        [
-            "path",
-            "req/s",
-            "p50 ms",
-            "p90 ms",
-            "p99 ms",
-            "requests",
-            "non-2xx",
-            "sock err",
-            "bad answers",
-        ],
+        ["path", "req/s", "ratio", "p50 ms", "p99 ms", "RSS idle MB", "RSS peak MB", "bad"],
         rows,
     )
     for name, query in measured["queries"].items():
         print(f"  {name}: {query}")
-    ratio = results["gateway"]["req_per_s"] / results["direct"]["req_per_s"]
-    measured["ratio_gateway_to_direct"] = round(ratio, 3)
-    print(f"throughput ratio gateway/direct: {ratio:.2f}")
+    print(f"ratio = req/s over the mean of the two direct runs ({direct:.0f} req/s)")
+    measured["direct_req_per_s"] = round(direct, 1)
     return measured
 
 
@@ -173,8 +249,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--members", type=int, default=50, help="members rotated by wrk (50)")
     parser.add_argument("--duration", type=int, default=10, help="seconds measured per path (10)")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per path (3)")
+    parser.add_argument(
+        "--gateways",
+        default=",".join(CANDIDATES),
+        help=f"comma-separated candidates ({','.join(CANDIDATES)})",
+    )
     args = parser.parse_args(argv)
-    results = report(run(args.members, args.duration, args.warmup))
+    gateways = [name.strip() for name in args.gateways.split(",") if name.strip()]
+    unknown = sorted(set(gateways) - set(CANDIDATES))
+    if unknown:
+        parser.error(f"unknown gateways {unknown}; choose from {', '.join(CANDIDATES)}")
+    results = report(run(args.members, args.duration, args.warmup, gateways))
     save_results(NAME, results)
     return results
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Self
+from typing import Any, Self, cast
 
-from sqlalchemy import func, text
+import psycopg
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Executable, func, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -26,6 +30,12 @@ def driver_url(url: str, driver: str = "psycopg") -> str:
     """`postgresql://…` with SQLAlchemy's driver name spelled in, as both engines need."""
     scheme, rest = url.split("://", 1)
     return f"postgresql+{driver}://{rest}" if scheme in {"postgresql", "postgres"} else url
+
+
+@functools.cache
+def _driver_sql(statement: Executable) -> str:
+    """A statement as PostgreSQL SQL with `%(name)s` parameters, compiled once."""
+    return str(statement.compile(dialect=postgresql.dialect()))  # type: ignore[attr-defined]
 
 
 class Database:
@@ -48,6 +58,18 @@ class Database:
         """A connection for single-statement reads, outside any transaction."""
         async with self._reads.connect() as connection:
             yield connection
+
+    async def fetch(self, statement: Executable, parameters: Mapping[str, Any]) -> list[Any]:
+        """The rows of one read, sent straight through the pooled connection's driver (a
+        prepared statement, no SQLAlchemy result processing): for the hottest reads only.
+        Rows are named tuples with the statement's column labels."""
+        sql = _driver_sql(statement)
+        async with self._reads.connect() as connection:
+            pooled = await connection.get_raw_connection()
+            raw = cast("psycopg.AsyncConnection[Any]", pooled.driver_connection)
+            async with raw.cursor(row_factory=namedtuple_row) as cursor:
+                await cursor.execute(sql, parameters, prepare=True)
+                return await cursor.fetchall()
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self)

@@ -2,15 +2,17 @@
 // The gateway's public port, in front of a federation engine (grafbase or Hive Gateway)
 // listening on a private one:
 //
-//   node router/edge/main.mjs --listen 127.0.0.1:4000 --supergraph supergraph.graphql \
+//   node router/edge/main.mjs --listen 127.0.0.1:4000 --schema api.graphql \
 //       --engine http://127.0.0.1:4100 [--engine-graphql /graphql] [--engine-ws /ws] \
 //       [--engine-health /health]
 //
+// --schema is the API schema clients see, as `node router/api_schema.mjs supergraph.graphql`
+// prints it (printed once beforehand: the edge then carries no composition library).
 // GET /graphql in a browser is GraphiQL; /healthcheck answers while the process is up,
 // /readiness once the engine answers its health check.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { Supergraph } from '@apollo/federation-internals';
+import { buildSchema } from 'graphql';
 import { DocumentChecker } from './document.mjs';
 import { createEdge } from './server.mjs';
 
@@ -18,7 +20,7 @@ function parseArgs(argv) {
   const options = { engineGraphql: '/graphql', engineWs: '/graphql', engineHealth: '/health' };
   const names = {
     '--listen': 'listen',
-    '--supergraph': 'supergraph',
+    '--schema': 'schema',
     '--engine': 'engine',
     '--engine-graphql': 'engineGraphql',
     '--engine-ws': 'engineWs',
@@ -32,7 +34,7 @@ function parseArgs(argv) {
     }
     options[name] = argv[i + 1];
   }
-  for (const required of ['listen', 'supergraph', 'engine']) {
+  for (const required of ['listen', 'schema', 'engine']) {
     if (!options[required]) {
       console.error(`--${required} is required (see the comment at the top of router/edge/main.mjs)`);
       process.exit(2);
@@ -41,10 +43,6 @@ function parseArgs(argv) {
   return options;
 }
 
-// The schema clients see: the supergraph without its federation machinery.
-function apiSchema(path) {
-  return Supergraph.build(readFileSync(path, 'utf8')).apiSchema().toGraphQLJSSchema();
-}
 
 function probe(url) {
   return new Promise((resolve) => {
@@ -75,7 +73,7 @@ const engine = {
   graphqlPath: options.engineGraphql,
   wsUrl: `ws://${engineUrl.host}${options.engineWs}`,
 };
-const checker = new DocumentChecker(apiSchema(options.supergraph));
+const checker = new DocumentChecker(buildSchema(readFileSync(options.schema, 'utf8')));
 const readiness = () => probe(new URL(options.engineHealth, engineUrl));
 const [host, port] = [options.listen.slice(0, options.listen.lastIndexOf(':')), Number(options.listen.split(':').pop())];
 

@@ -68,8 +68,7 @@ async def load_entry(info: Ctx, user_id: uuid.UUID) -> QueueEntry | None:
     db = info.context.platform.db
 
     async def load(ids: list[uuid.UUID]) -> list[QueueEntry | None]:
-        async with db.read() as connection:
-            rows = await service.entries(connection, ids)
+        rows = await service.entries(db, ids)
         return [QueueEntry.from_row(row) if row else None for row in rows]
 
     return await info.context.loader("queue_entries", load).load(user_id)

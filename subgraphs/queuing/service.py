@@ -7,12 +7,13 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, update
+from sqlalchemy import ARRAY, Row, Uuid, any_, bindparam, delete, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kindred.db import Database
 from kindred.errors import Conflict
 from kindred.pagination import older_than
 from subgraphs.queuing import saga
@@ -117,18 +118,22 @@ _ENTRY_COLUMNS = (
 )
 
 
-async def entries(
-    connection: AsyncConnection, user_ids: Sequence[uuid.UUID]
-) -> list[Row[Any] | None]:
-    """The queue entries of these members with their profile copies, in one query.
+# Built once: `= ANY(:user_ids)` with one array parameter, so a request neither builds
+# the statement nor expands an IN list (this is the hot path of every `queueEntry`).
+_ENTRIES = (
+    select(*_ENTRY_COLUMNS)
+    .join_from(QueueEntry, ProfileCopy, col(ProfileCopy.user_id) == col(QueueEntry.user_id))
+    .where(col(QueueEntry.user_id) == any_(bindparam("user_ids", type_=ARRAY(Uuid()))))
+)
 
-    Reads run on a bare connection: this is the hot path of every `queueEntry`.
+
+async def entries(db: Database, user_ids: Sequence[uuid.UUID]) -> list[Any]:
+    """The queue entries of these members with their profile copies, in one query (rows
+    with the columns of `_ENTRY_COLUMNS` as attributes, None where a member is not queued).
+
+    The hot path of every `queueEntry`: one prepared statement through the driver.
     """
-    rows = await connection.execute(
-        select(*_ENTRY_COLUMNS)
-        .join_from(QueueEntry, ProfileCopy, col(ProfileCopy.user_id) == col(QueueEntry.user_id))
-        .where(col(QueueEntry.user_id).in_(user_ids))
-    )
+    rows = await db.fetch(_ENTRIES, {"user_ids": list(user_ids)})
     found = {row.user_id: row for row in rows}
     return [found.get(user_id) for user_id in user_ids]
 

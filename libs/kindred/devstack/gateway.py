@@ -16,6 +16,7 @@ benchmark also measures each engine on its own (`edge=False`).
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,17 +111,33 @@ def engine_launch(
     raise StartupError(f"unknown gateway engine {engine!r}; use one of {', '.join(ENGINES)}")
 
 
+def api_schema(router: Path, supergraph: Path, out: Path) -> Path:
+    """Write the API schema of `supergraph` (what clients see) to `out`."""
+    printed = subprocess.run(
+        ["node", str(router / "api_schema.mjs"), str(supergraph)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if printed.returncode != 0:
+        raise StartupError(f"could not print the API schema of {supergraph}: {printed.stderr}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(printed.stdout)
+    return out
+
+
 def edge_argv(
-    router: Path, port: int, supergraph: Path, engine_port: int, launch: EngineLaunch
+    router: Path, port: int, schema: Path, engine_port: int, launch: EngineLaunch
 ) -> list[str]:
-    """The edge's command line: public port, supergraph, and the engine behind it."""
+    """The edge's command line: public port, API schema, and the engine behind it."""
     return [
         "node",
         str(router / "edge" / "main.mjs"),
         "--listen",
         f"127.0.0.1:{port}",
-        "--supergraph",
-        str(supergraph),
+        "--schema",
+        str(schema),
         "--engine",
         f"http://127.0.0.1:{engine_port}",
         "--engine-graphql",

@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 
 from kindred.devstack.broker import EmbeddedBroker, create_topics, run_coroutine
-from kindred.devstack.gateway import edge_argv, engine_from_env, engine_launch
+from kindred.devstack.gateway import api_schema, edge_argv, engine_from_env, engine_launch
 from kindred.devstack.postgres import EmbeddedPostgres, create_databases
 from kindred.devstack.process import (
     ManagedProcess,
@@ -281,7 +281,8 @@ class Stack:
         if not edge:
             self.gateway = self.engine
             return
-        argv = edge_argv(router, self.gateway_port, supergraph, engine_port, launch)
+        schema = api_schema(router, supergraph, self.data_dir / "gateway" / "api.graphql")
+        argv = edge_argv(router, self.gateway_port, schema, engine_port, launch)
         self.gateway = ManagedProcess(
             "edge", argv, log_path=self.log_dir / "edge.log", cwd=router, echo=self.echo
         )
