@@ -10,8 +10,10 @@ import re
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from kindred.devstack.stack import Stack
@@ -34,6 +36,9 @@ HOSTILE = {
     "nested-lists": "{ __schema { types { fields { type { fields { type { fields { name }"
     + " } } } } } } }",
 }
+
+
+UPDATE_BIO = 'mutation { updateProfile(input: {bio: "hi"}, expectedVersion: 1) { version } }'
 
 
 def _engine_alive(stack: Stack) -> None:
@@ -156,3 +161,32 @@ async def test_login_brute_force_through_the_gateway_is_rate_limited(
         headers=headers,
     )
     assert error_codes(right.json()) == ["RATE_LIMITED"]
+
+
+async def test_the_callers_token_and_trace_reach_the_subgraphs(
+    gateway: httpx.AsyncClient, user_db: psycopg.Connection[Any]
+) -> None:
+    member = await register(gateway)
+    trace_id = uuid.uuid4().hex
+    traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
+    # queueEntry is the owner's only: the queuing subgraph saw the member's token.
+    joined = await gateway.post(
+        "/graphql",
+        json={"query": "mutation { joinQueue { syncedVersion } }"},
+        headers={**member.headers, "traceparent": traceparent},
+    )
+    assert "errors" not in joined.json(), joined.text
+    body = await gql(gateway, "{ me { queueEntry { syncedVersion } } }", token=member.access_token)
+    assert body["data"]["me"]["queueEntry"] == {"syncedVersion": 1}, body
+    # The user subgraph's event of a profile change carries the client's trace onward.
+    changed = await gateway.post(
+        "/graphql",
+        json={"query": UPDATE_BIO},
+        headers={**member.headers, "traceparent": traceparent},
+    )
+    assert "errors" not in changed.json(), changed.text
+    row = user_db.execute(
+        "SELECT headers->>'traceparent' FROM outbox WHERE key = %s ORDER BY id DESC LIMIT 1",
+        (member.id,),
+    ).fetchone()
+    assert row is not None and row[0].split("-")[1] == trace_id, row
