@@ -3,7 +3,7 @@
 // is sound to the federation engine behind it: HTTP over kept-alive connections, and
 // graphql-transport-ws WebSockets message by message.
 import http from 'node:http';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, execute } from 'graphql';
 import { WebSocket, WebSocketServer } from 'ws';
 import { LIMITS } from './limits.mjs';
 import {
@@ -57,6 +57,18 @@ function send(res, status, body, { media = JSON_MEDIA, headers = {} } = {}) {
 
 function sendErrors(res, status, errors, code, options) {
   send(res, status, { errors: errors.map((error) => errorJson(error, code)) }, options);
+}
+
+const INTROSPECTION_FIELDS = new Set(['__schema', '__type', '__typename']);
+
+// A query that asks for nothing but the schema (every root field an introspection field).
+function introspectionOnly(operation) {
+  return (
+    operation.operation === 'query' &&
+    operation.selectionSet.selections.every(
+      (selection) => selection.kind === 'Field' && INTROSPECTION_FIELDS.has(selection.name.value),
+    )
+  );
 }
 
 function forwardedFor(req) {
@@ -194,6 +206,22 @@ export function createEdge({ engine, checker, readiness, graphiql }) {
     }
     if (req.method === 'GET' && verdict.operation.operation !== 'query') {
       throw new RequestError(405, 'METHOD_NOT_ALLOWED', `A ${verdict.operation.operation} cannot be sent with GET: use POST.`, { headers: { allow: 'POST' } });
+    }
+    if (introspectionOnly(verdict.operation)) {
+      // Answered here from the API schema (the one the engine serves, a test checks):
+      // GraphiQL's docs work the same on every engine, whatever its introspection lacks.
+      const result = await execute({
+        schema: checker.schema,
+        document: verdict.document,
+        operationName: params.operationName,
+        variableValues: params.variables,
+      });
+      // Its only possible errors are variables that do not fit.
+      const errors = result.errors?.map((error) => errorJson(error, 'BAD_USER_INPUT'));
+      const status = errors && media === GRAPHQL_RESPONSE && !result.data ? 400 : 200;
+      const answer = errors ? { ...result, errors } : result;
+      send(res, status, answer, { media: media === 'stream' ? JSON_MEDIA : media });
+      return;
     }
     proxy(req, res, body, media);
   }

@@ -67,6 +67,13 @@ async def test_graphiql_runs_a_query_without_reaching_the_internet(
             response = page.locator(".graphiql-response")
             await expect(response).to_contain_text('"name": "Query"', timeout=15_000)
             await expect(response).not_to_contain_text('"errors"')
+
+            # The docs panel shows the schema GraphiQL introspected (its own, full query).
+            await page.locator('[aria-label="Show Documentation Explorer"]').click()
+            docs = page.locator(".graphiql-doc-explorer")
+            await expect(docs).to_contain_text("Query", timeout=15_000)
+            await docs.get_by_text("Query", exact=True).first.click()
+            await expect(docs).to_contain_text("queueLength", timeout=15_000)
         finally:
             await browser.close()
 
