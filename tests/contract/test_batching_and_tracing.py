@@ -9,14 +9,14 @@ from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
+import psycopg
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from kindred.context import RequestContext
-from kindred.platform import Platform
 from subgraphs.queuing import service
 from subgraphs.queuing.schema import load_entry
 from tests.contract.conftest import Served
@@ -24,19 +24,21 @@ from tests.support import gql, register
 
 
 @contextmanager
-def sql_statements(platform: Platform) -> Iterator[list[str]]:
-    """The SQL statements the platform's engine runs inside the block."""
+def sql_statements() -> Iterator[list[str]]:
+    """The SQL statements sent to PostgreSQL inside the block, whichever way they go (through
+    SQLAlchemy or straight through the driver, as `Database.fetch` does)."""
     seen: list[str] = []
+    original = psycopg.AsyncCursor.execute
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
+    async def recording(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(str(query))
+        return await original(cursor, query, *args, **kwargs)
 
-    engine = platform.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
+    setattr(psycopg.AsyncCursor, "execute", recording)  # noqa: B010 (typed as overloads)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        setattr(psycopg.AsyncCursor, "execute", original)  # noqa: B010
 
 
 def _representations(ids: list[str]) -> dict[str, Any]:
@@ -48,7 +50,7 @@ async def test_user_entities_for_many_users_cost_one_query(user_served: Served) 
     ids = [member.id for member in members]
     await user_served.platform.cache.invalidate(*(f"account:{id_}" for id_ in ids))
     query = "query($representations: [_Any!]!) { _entities(representations: $representations) { ... on User { id displayName } } }"  # noqa: E501
-    with sql_statements(user_served.platform) as statements:
+    with sql_statements() as statements:
         body = await gql(
             user_served.client, query, _representations(ids), token=members[0].access_token
         )
@@ -77,7 +79,7 @@ async def test_queue_entries_for_many_users_cost_one_query(queuing_served: Serve
             }
             await service.join(session, user_id=user_id, version=1, snapshot=snapshot)
     ids = [*queued, *(uuid.uuid4() for _ in range(9))]
-    with sql_statements(platform) as statements:
+    with sql_statements() as statements:
         entries = await asyncio.gather(*(load_entry(info, user_id) for user_id in ids))  # type: ignore[arg-type]
     assert [entry.interests if entry else None for entry in entries] == [
         ["i0"],
