@@ -43,7 +43,8 @@ def banner(stack: Stack) -> str:
     lines = [
         "",
         "Kindred is up.",
-        f"  {'GraphiQL':<{width}}  {stack.graphql_url}",
+        f"  {'GraphiQL':<{width}}  {stack.graphql_url}"
+        + (f"  (the edge, then {stack.engine.name})" if stack.engine is not None else ""),
         *(f"  {name:<{width}}  {url}" for name, url in stack.subgraph_urls.items()),
         f"  {'postgres':<{width}}  {stack.postgres_url}",
         f"  {'redis':<{width}}  {stack.redis_url}",
