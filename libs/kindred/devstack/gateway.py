@@ -133,6 +133,9 @@ def edge_argv(
     """The edge's command line: public port, API schema, and the engine behind it."""
     return [
         "node",
+        # A small young generation: the edge's objects live for one request, and a peak
+        # RSS tens of MB lower costs a few more (short) scavenges.
+        "--max-semi-space-size=2",
         str(router / "edge" / "main.mjs"),
         "--listen",
         f"127.0.0.1:{port}",
