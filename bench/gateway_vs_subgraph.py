@@ -15,6 +15,8 @@ Candidates (`--gateways`): `grafbase+edge` (what `make dev` runs), `grafbase`,
 `apollo-gateway` (Apollo Gateway on @apollo/server). A bare engine takes the public port
 itself; `+edge` puts the edge (router/edge/) in front. Gateway RSS is the peak, sampled
 every 0.25 s while wrk runs, of every process of the gateway (edge, engine, children).
+A second table shows where each path's CPU goes: the user + system time each process
+(gateway, every subgraph, PostgreSQL, the broker, Redis) spent per request.
 
 Every member's answer is checked on every path before measuring; during the run the wrk
 script counts answers that are not 200 or carry `errors`.
@@ -48,6 +50,7 @@ from bench.support import (
     register_member,
     save_results,
 )
+from kindred.devstack.stack import Stack
 
 NAME = "gateway_vs_subgraph"
 LUA_SCRIPT = Path(__file__).resolve().parent / "graphql_post.lua"
@@ -119,6 +122,46 @@ def rss_mb(pids: list[int]) -> float:
     return total / 1024
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time of these processes and their descendants, in seconds."""
+    ticks = 0
+    for pid in {child for root in pids for child in _tree(root)}:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def components(stack: Stack) -> dict[str, list[int]]:
+    """The processes whose CPU a request costs: the gateway, each subgraph, the servers."""
+    parts = {
+        "gateway": [process.popen.pid for process in stack.gateway_processes()],
+        **{name: [process.popen.pid] for name, process in stack.subgraphs.items()},
+    }
+    if stack.postgres is not None:  # pg_ctl has exited: the server's pid is in its data dir
+        with contextlib.suppress(OSError, ValueError):
+            postmaster = stack.postgres.data_dir / "postmaster.pid"
+            parts["postgres"] = [int(postmaster.read_text().split()[0])]
+    for name, server in (("broker", stack.broker), ("redis", stack.redis)):
+        process = getattr(server, "_server", None)
+        if process is not None:
+            parts[name] = [process.popen.pid]
+    return parts
+
+
+@contextmanager
+def cpu_per_request(stack: Stack) -> Iterator[dict[str, float]]:
+    """CPU time each component spends while the block runs; the caller divides by requests."""
+    parts = components(stack)
+    before = {name: cpu_seconds(pids) for name, pids in parts.items()}
+    spent: dict[str, float] = {}
+    try:
+        yield spent
+    finally:
+        for name, pids in parts.items():
+            spent[name] = cpu_seconds(pids) - before[name]
+
+
 @contextmanager
 def peak_rss(pids: list[int]) -> Iterator[dict[str, float]]:
     """Samples the processes' RSS every 0.25 s while the block runs; yields {"peak_mb"}."""
@@ -139,10 +182,24 @@ def peak_rss(pids: list[int]) -> Iterator[dict[str, float]]:
 
 
 def measure(
-    url: str, query: str, tokens_file: Path, work_dir: Path, duration: int, warmup: int
+    stack: Stack,
+    url: str,
+    query: str,
+    tokens_file: Path,
+    work_dir: Path,
+    duration: int,
+    warmup: int,
 ) -> dict[str, Any]:
+    """A warm-up, then the measured wrk run, with the CPU each component spent per request."""
     run_wrk(url, query, tokens_file, work_dir, warmup)
-    return run_wrk(url, query, tokens_file, work_dir, duration)
+    with cpu_per_request(stack) as spent:
+        figures = run_wrk(url, query, tokens_file, work_dir, duration)
+    figures["cpu_ms_per_request"] = {
+        name: round(1000 * seconds / max(figures["requests"], 1), 3)
+        for name, seconds in spent.items()
+        if seconds > 0
+    }
+    return figures
 
 
 def run(members: int, duration: int, warmup: int, gateways: list[str]) -> dict[str, Any]:
@@ -168,7 +225,9 @@ def run(members: int, duration: int, warmup: int, gateways: list[str]) -> dict[s
 
         measured: dict[str, Any] = {}
         progress(f"direct: {warmup} s warm-up, then {duration} s measured")
-        direct_before = measure(user_url, DIRECT_QUERY, tokens_file, work_dir, duration, warmup)
+        direct_before = measure(
+            stack, user_url, DIRECT_QUERY, tokens_file, work_dir, duration, warmup
+        )
         for candidate in gateways:
             engine, _, edge = candidate.partition("+")
             progress(f"{candidate}: starting")
@@ -176,14 +235,11 @@ def run(members: int, duration: int, warmup: int, gateways: list[str]) -> dict[s
             try:
                 check_answers(client, gateway_url, GATEWAY_QUERY, tokens)
                 progress(f"{candidate}: {warmup} s warm-up, then {duration} s measured")
-                pids = [
-                    p.popen.pid
-                    for p in {id(p): p for p in (stack.gateway, stack.engine) if p}.values()
-                ]
+                pids = [process.popen.pid for process in stack.gateway_processes()]
                 idle = rss_mb(pids)
                 with peak_rss(pids) as memory:
                     figures = measure(
-                        gateway_url, GATEWAY_QUERY, tokens_file, work_dir, duration, warmup
+                        stack, gateway_url, GATEWAY_QUERY, tokens_file, work_dir, duration, warmup
                     )
                 measured[candidate] = {
                     **figures,
@@ -193,7 +249,9 @@ def run(members: int, duration: int, warmup: int, gateways: list[str]) -> dict[s
             finally:
                 stack.stop_gateway()
         progress(f"direct again: {warmup} s warm-up, then {duration} s measured")
-        direct_after = measure(user_url, DIRECT_QUERY, tokens_file, work_dir, duration, warmup)
+        direct_after = measure(
+            stack, user_url, DIRECT_QUERY, tokens_file, work_dir, duration, warmup
+        )
         measured["direct (before)"] = direct_before
         measured["direct (after)"] = direct_after
     return {
@@ -232,6 +290,19 @@ def report(measured: dict[str, Any]) -> dict[str, Any]:
         f"-d{measured['duration_s']}s, {measured['members']} members",
         ["path", "req/s", "ratio", "p50 ms", "p99 ms", "RSS idle MB", "RSS peak MB", "bad"],
         rows,
+    )
+    names = sorted({part for r in results.values() for part in r["cpu_ms_per_request"]})
+    print_table(
+        "CPU ms per request, by process (user + system time during the measured run)",
+        ["path", *names, "total"],
+        [
+            [
+                path,
+                *(r["cpu_ms_per_request"].get(part, "") for part in names),
+                sum(r["cpu_ms_per_request"].values()),
+            ]
+            for path, r in results.items()
+        ],
     )
     for name, query in measured["queries"].items():
         print(f"  {name}: {query}")

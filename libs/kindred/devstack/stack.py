@@ -293,9 +293,13 @@ class Stack:
             what=f"the gateway answering GET /readiness with 200 on port {self.gateway_port}",
         )
 
+    def gateway_processes(self) -> list[ManagedProcess]:
+        """The gateway's processes: the edge and the engine (one, without the edge)."""
+        return list({id(p): p for p in (self.gateway, self.engine) if p is not None}.values())
+
     def stop_gateway(self) -> None:
         """Stop the gateway (edge and engine) if it runs."""
-        for process in {id(p): p for p in (self.gateway, self.engine) if p}.values():
+        for process in self.gateway_processes():
             process.stop(grace=10.0)
         self.gateway = self.engine = None
 
