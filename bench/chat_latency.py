@@ -22,8 +22,6 @@ import argparse
 import asyncio
 import shutil
 import time
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -39,10 +37,8 @@ from bench.support import (
 )
 from kindred.devstack.postgres import database_url
 from kindred.devstack.stack import Stack
-from kindred.events import Event
-from kindred.kafka import EventProducer
-from kindred.topics import Topic
 from tests.communication_support import subscription
+from tests.matchmaking_support import put_match_created
 
 NAME = "chat_latency"
 TARGET_P99_MS = 50.0
@@ -57,24 +53,7 @@ COMMITTED = "SELECT pg_xact_commit_timestamp(xmin) FROM messages WHERE id = %s"
 
 async def open_conversation(stack: Stack, gateway: httpx.AsyncClient, members: list[Any]) -> str:
     """Puts a match on the broker and waits (unmeasured) for its conversation."""
-    match_id = str(uuid.uuid4())
-    event = Event(
-        topic=Topic.QUEUE_MATCH_CREATED,
-        aggregate_id=match_id,
-        aggregate_version=1,
-        payload={
-            "match_id": match_id,
-            "user_ids": [member[0] for member in members],
-            "score": 1.0,
-            "created_at": datetime.now(UTC).isoformat(),
-        },
-    )
-    producer = EventProducer(stack.kafka_bootstrap)
-    await producer.start()
-    try:
-        await (await producer.send(event.topic, key=match_id, value=event.to_json(), headers=[]))
-    finally:
-        await producer.stop()
+    await put_match_created(stack.kafka_bootstrap, [member[0] for member in members], score=1.0)
     progress("waiting for the communication consumer to open the conversation")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

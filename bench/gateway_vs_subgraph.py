@@ -214,9 +214,9 @@ def run(members: int, duration: int, warmup: int, gateways: list[str]) -> dict[s
         user_url, gateway_url = stack.subgraph_urls["user"], stack.graphql_url
         progress(f"registering {members} members and putting them in the queue")
         tokens = []
+        queuing_url = stack.subgraph_urls["queuing"]
         for _ in range(members):
             _, token, _ = register_member(client, user_url)
-            queuing_url = stack.subgraph_urls["queuing"]
             gql(client, queuing_url, "mutation { joinQueue { syncedVersion } }", token=token)
             tokens.append(token)
         tokens_file = work_dir / "tokens.txt"

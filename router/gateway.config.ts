@@ -60,37 +60,9 @@ function errorCodes(): GatewayPlugin {
   };
 }
 
-// A subscriber signs in once: the token in the request's Authorization header (SSE) or in
-// connectionParams (WebSocket). Without one there is nothing for the subgraph to verify,
-// so the subscription is refused here, with the code the subgraphs use.
-function subscriberSignIn(): GatewayPlugin {
-  return {
-    onSubscribe({ args, setResultAndStopExecution }) {
-      const context = args.contextValue as {
-        headers?: Record<string, string | undefined>;
-        connectionParams?: Record<string, unknown>;
-      };
-      const token =
-        context.connectionParams?.authorization ??
-        context.connectionParams?.Authorization ??
-        context.headers?.authorization;
-      if (typeof token !== 'string' || !/^bearer\s+\S+/i.test(token)) {
-        setResultAndStopExecution({
-          errors: [
-            new GraphQLError(
-              'Sign in first: send `authorization: "Bearer <access token>"` ' +
-                '(in connectionParams over WebSocket).',
-              { extensions: { code: 'UNAUTHENTICATED' } },
-            ),
-          ],
-        });
-      }
-    },
-  };
-}
-
 export const gatewayConfig = defineConfig({
-  plugins: () => [errorCodes(), subscriberSignIn()],
+  // A subscriber without a token is refused by the edge in front, as for every engine.
+  plugins: () => [errorCodes()],
 
   propagateHeaders: {
     fromClientToSubgraphs({ request, context }) {

@@ -34,10 +34,9 @@ test('fragments spreading others twice, sixty deep, are measured in linear time'
   let query = 'query { ...F0 }\n';
   for (let i = 0; i < 60; i++) query += `fragment F${i} on Query { __typename ...F${i + 1} ...F${i + 1} }\n`;
   query += 'fragment F60 on Query { __typename }';
-  const started = performance.now();
+  // 2^60 expansions would never finish: measured exponentially, this test hangs and the
+  // runner's timeout (tests/unit/test_edge_node.py) fails it.
   assert.equal(checker.check(query).operation.operation, 'query');
-  // Not a speed target: 2^60 expansions would never finish at all.
-  assert.ok(performance.now() - started < 5_000);
 });
 
 test('each limit is refused with its name, as the subgraphs name it', () => {

@@ -95,9 +95,8 @@ function recoded(text) {
   } catch {
     return text;
   }
-  const errors = Array.isArray(body) ? body.flatMap((b) => b.errors ?? []) : body.errors;
-  if (!Array.isArray(errors)) return text;
-  for (const error of errors) {
+  if (!Array.isArray(body.errors)) return text;
+  for (const error of body.errors) {
     const code = error.extensions?.code;
     if (code in ENGINE_CODES) error.extensions.code = ENGINE_CODES[code];
     else if (!code) error.extensions = { ...(error.extensions ?? {}), code: 'INTERNAL_SERVER_ERROR' };

@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,13 +13,11 @@ import pytest
 
 from kindred.devstack.process import ManagedProcess, free_port, wait_until
 from kindred.devstack.stack import Stack, http_ok
-from kindred.events import Event
-from kindred.kafka import EventProducer
 from kindred.realtime import Realtime
-from kindred.topics import Topic
 from subgraphs.communication import live
 from tests.communication_support import SubscriptionClosed, subscription
 from tests.e2e.conftest import wait_for_consumer
+from tests.matchmaking_support import put_match_created
 from tests.support import Member, error_codes, eventually, gql, register
 
 CHATS = "{ me { conversations { edges { node { id participants { displayName } "
@@ -59,29 +56,6 @@ async def realtime(chat_stack: Stack) -> AsyncIterator[Realtime]:
     await hub.close()
 
 
-async def put_match(stack: Stack, *members: Member) -> str:
-    """Puts a `queue.match.created` on the broker, as the queuing subgraph's saga does."""
-    match_id = str(uuid.uuid4())
-    event = Event(
-        topic=Topic.QUEUE_MATCH_CREATED,
-        aggregate_id=match_id,
-        aggregate_version=1,
-        payload={
-            "match_id": match_id,
-            "user_ids": [member.id for member in members],
-            "score": 0.8,
-            "created_at": datetime.now(UTC).isoformat(),
-        },
-    )
-    producer = EventProducer(stack.kafka_bootstrap)
-    await producer.start()
-    try:
-        await (await producer.send(event.topic, key=match_id, value=event.to_json(), headers=[]))
-    finally:
-        await producer.stop()
-    return match_id
-
-
 async def chats(gateway: httpx.AsyncClient, member: Member) -> list[dict[str, Any]]:
     body = await gql(gateway, CHATS, token=member.access_token)
     assert "errors" not in body, body
@@ -92,7 +66,7 @@ async def matched_pair(stack: Stack, gateway: httpx.AsyncClient) -> tuple[Member
     """Two new members whose match opened a conversation; returns its id."""
     ann = await register(gateway, displayName="Ann")
     bob = await register(gateway, displayName="Bob")
-    await put_match(stack, ann, bob)
+    await put_match_created(stack.kafka_bootstrap, [ann.id, bob.id], score=0.8)
     [conversation] = await eventually(
         lambda: chats(gateway, ann), lambda found: len(found) == 1, within=30, what="conversation"
     )

@@ -67,10 +67,10 @@ async def test_hostile_documents_are_refused_and_the_engine_lives(
     _engine_alive(stack)
 
 
-async def test_the_same_hostile_document_over_websocket_is_refused(stack: Stack) -> None:
-    member_gateway = httpx.AsyncClient(base_url=stack.gateway_url, timeout=30)
-    async with member_gateway:
-        member = await register(member_gateway)
+async def test_the_same_hostile_document_over_websocket_is_refused(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    member = await register(gateway)
     async with subscription(
         stack.graphql_url,
         HOSTILE["self-spread"].replace("query", "subscription", 1),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -15,10 +14,8 @@ import psycopg
 import pytest
 
 from kindred.devstack.stack import Stack
-from kindred.events import Event
-from kindred.kafka import EventProducer
-from kindred.topics import Topic
 from tests.e2e.conftest import wait_for_consumer
+from tests.matchmaking_support import put_match_created
 from tests.support import Member, eventually, gql, register
 
 NOTIFICATIONS = """
@@ -41,31 +38,6 @@ async def _data(gateway: httpx.AsyncClient, member: Member, query: str, **variab
     return body["data"]
 
 
-async def _put_match_on_the_broker(bootstrap: str, a: Member, b: Member) -> str:
-    match_id = str(uuid.uuid4())
-    event = Event(
-        topic=Topic.QUEUE_MATCH_CREATED,
-        aggregate_id=match_id,
-        aggregate_version=1,
-        payload={
-            "match_id": match_id,
-            "user_ids": [a.id, b.id],
-            "score": 0.9,
-            "created_at": datetime.now(UTC).isoformat(),
-        },
-    )
-    producer = EventProducer(bootstrap)
-    await producer.start()
-    try:
-        delivery = await producer.send(
-            event.topic, key=event.key, value=event.to_json(), headers=[]
-        )
-        await delivery
-    finally:
-        await producer.stop()
-    return match_id
-
-
 async def test_a_match_tells_both_members_and_pushes_to_their_device(
     stack: Stack, infra: Any, gateway: httpx.AsyncClient, notification_db: Any
 ) -> None:
@@ -83,7 +55,7 @@ async def test_a_match_tells_both_members_and_pushes_to_their_device(
 
     await eventually(device, lambda row: row == (ana.id, "ANDROID", False), what="the device copy")
 
-    match_id = await _put_match_on_the_broker(infra.kafka_bootstrap, ana, ben)
+    match_id = await put_match_created(infra.kafka_bootstrap, [ana.id, ben.id])
     for member, other in ((ana, ben), (ben, ana)):
         told = await eventually(
             partial(_data, gateway, member, NOTIFICATIONS),
