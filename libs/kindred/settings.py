@@ -77,6 +77,8 @@ class Settings:
     match_interval_seconds: float
     saga_step_timeout_seconds: float
     saga_max_attempts: int
+    # How long a pass keeps two members apart in matching (interaction).
+    pass_exclusion_seconds: float
     push_provider: str
     fcm_project_id: str
     fcm_credentials_path: Path | None
@@ -127,6 +129,7 @@ def load_settings(subgraph: str) -> Settings:
         # A match saga re-sends a step that got no answer within this, then gives up.
         saga_step_timeout_seconds=float(_env("KINDRED_SAGA_STEP_TIMEOUT_SECONDS", "10")),
         saga_max_attempts=int(_env("KINDRED_SAGA_MAX_ATTEMPTS", "5")),
+        pass_exclusion_seconds=float(_env("KINDRED_PASS_EXCLUSION_SECONDS", str(30 * 86400))),
         # `log` (the dev default) writes pushes to the log; `fcm` sends them through
         # Firebase Cloud Messaging's HTTP v1 API with a service account's credentials.
         push_provider=_env("KINDRED_PUSH_PROVIDER", "log"),
