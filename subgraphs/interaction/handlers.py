@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from kindred import member_state
 from kindred.db import UnitOfWork
 from kindred.events import Event
 from kindred.kafka import Handler
@@ -22,6 +23,10 @@ async def on_match_created(uow: UnitOfWork, event: Event) -> None:
     )
 
 
+# The platform's entitlements read model: `likedBy` needs SEE_WHO_LIKED_YOU.
+on_subscription_changed = member_state.on_subscription_changed
+
 HANDLERS: dict[str, Handler] = {
     Topic.QUEUE_MATCH_CREATED: on_match_created,
+    Topic.SUBSCRIPTION_CHANGED: on_subscription_changed,
 }

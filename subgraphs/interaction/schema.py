@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Annotated, Any
 
@@ -15,6 +15,7 @@ from kindred.context import RequestContext
 from kindred.errors import Forbidden
 from kindred.graphql import build_schema
 from kindred.ids import parse_id
+from kindred.member_state import Entitlement
 from kindred.pagination import After, Connection, First, connection, page_size
 from kindred.shared_types import USER_DESCRIPTION
 from subgraphs.interaction import service
@@ -160,14 +161,12 @@ class User:
         size = page_size(first)
         db = info.context.platform.db
         async with db.session() as session:
-            entitlements = await member_state.entitlements_of(
-                session, member, now=datetime.now(UTC)
-            )
-        if service.SEE_WHO_LIKED_YOU not in entitlements:
+            entitlements = await member_state.entitlements_of(session, member)
+        if Entitlement.SEE_WHO_LIKED_YOU not in entitlements:
             raise Forbidden(
                 "Seeing who liked you is a Premium feature (SEE_WHO_LIKED_YOU); "
                 "`likedByCount` is free.",
-                entitlement=service.SEE_WHO_LIKED_YOU,
+                entitlement=Entitlement.SEE_WHO_LIKED_YOU.value,
             )
         async with db.read() as conn:
             rows = await service.likes_of(conn, user_id=member, first=size, after=after)

@@ -31,7 +31,6 @@ from subgraphs.interaction import events
 from subgraphs.interaction.models import Connection, MatchRecord, Rating, Relation
 
 MAX_COMMENT_LENGTH = 500
-SEE_WHO_LIKED_YOU = "SEE_WHO_LIKED_YOU"
 
 
 class Kind(StrEnum):

@@ -116,8 +116,7 @@ class SignInLimits:
                 "refresh-account",
                 failures,
                 failure_window,
-                message="Too many failed session refreshes for this account; "
-                "try again in {wait}.",
+                message="Too many failed session refreshes for this account; try again in {wait}.",
             ),
             refresh_address=RateLimit(
                 "refresh-address",

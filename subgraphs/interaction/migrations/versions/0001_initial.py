@@ -1,4 +1,5 @@
-"""Matches (read model), relations, connections, ratings, and the platform's outbox and inbox.
+"""Matches (read model), relations, connections, ratings, the entitlements read model
+(kindred.member_state), and the platform's outbox and inbox.
 
 Revision ID: 0001
 """
@@ -8,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from kindred.member_state import create_member_state_tables
 from kindred.platform_tables import create_platform_tables, drop_platform_tables
 
 revision = "0001"
@@ -22,6 +24,7 @@ def _timestamp(name: str, *, nullable: bool = False) -> Any:
 
 def upgrade() -> None:
     create_platform_tables()
+    create_member_state_tables("entitlements")
     op.create_table(
         "matches",
         sa.Column("match_id", sa.Uuid, primary_key=True),
@@ -82,6 +85,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("ratings", "connections", "relations", "matches"):
+    for table in ("ratings", "connections", "relations", "matches", "entitlements"):
         op.drop_table(table)
     drop_platform_tables()
