@@ -1,8 +1,10 @@
-"""The events the queuing subgraph handles: profile news and the saga's answers."""
+"""The events the queuing subgraph handles: profile news, blocks and passes (pairs the
+matcher keeps apart) and the saga's answers."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from kindred.db import UnitOfWork
 from kindred.events import Event
@@ -23,6 +25,21 @@ async def on_profile_updated(uow: UnitOfWork, event: Event) -> None:
 async def on_user_deleted(uow: UnitOfWork, event: Event) -> None:
     await service.forget_member(
         uow.session, user_id=uuid.UUID(event.aggregate_id), version=event.aggregate_version
+    )
+
+
+async def on_interaction_recorded(uow: UnitOfWork, event: Event) -> None:
+    payload = event.payload
+    pass_until = payload.get("pass_until")
+    await service.apply_interaction(
+        uow.session,
+        actor_id=uuid.UUID(payload["actor_id"]),
+        target_id=uuid.UUID(payload["target_id"]),
+        kind=str(payload["kind"]),
+        version=int(payload["version"]),
+        blocked=bool(payload["blocked"]),
+        pass_until=datetime.fromisoformat(pass_until) if pass_until else None,
+        occurred_at=datetime.fromisoformat(payload["occurred_at"]),
     )
 
 
@@ -47,6 +64,7 @@ async def on_notification_created(uow: UnitOfWork, event: Event) -> None:
 HANDLERS: dict[str, Handler] = {
     Topic.USER_PROFILE_UPDATED: on_profile_updated,
     Topic.USER_DELETED: on_user_deleted,
+    Topic.INTERACTION_RECORDED: on_interaction_recorded,
     Topic.CONVERSATION_CREATED: on_conversation_created,
     Topic.NOTIFICATION_CREATED: on_notification_created,
 }

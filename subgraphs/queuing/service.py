@@ -17,7 +17,13 @@ from kindred.db import Database
 from kindred.errors import Conflict
 from kindred.pagination import older_than
 from subgraphs.queuing import saga
-from subgraphs.queuing.models import Match, MatchParticipant, ProfileCopy, QueueEntry
+from subgraphs.queuing.models import (
+    Match,
+    MatchParticipant,
+    PairExclusion,
+    ProfileCopy,
+    QueueEntry,
+)
 
 _COPIED = ("birthdate", "gender", "latitude", "longitude", "interests", "languages")
 # Preferences arrived in events later than the profile: older events fall back to these.
@@ -73,6 +79,52 @@ async def forget_member(session: AsyncSession, *, user_id: uuid.UUID, version: i
         .values(deleted=True, synced_version=version, synced_at=_now())
     )
     await session.exec(delete(QueueEntry).where(col(QueueEntry.user_id) == user_id))
+
+
+async def _exclude(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    other_user_id: uuid.UUID,
+    reason: str,
+    until: datetime | None,
+    version: int,
+) -> None:
+    """Keeps the pair apart for `reason` until `until` (None: until lifted), unless a row as
+    new or newer is there. Lifting writes a past `until`: the row keeps its version."""
+    values = {"until": until, "version": version}
+    await session.exec(
+        insert(PairExclusion)
+        .values(user_id=user_id, other_user_id=other_user_id, reason=reason, **values)
+        .on_conflict_do_update(
+            index_elements=["user_id", "other_user_id", "reason"],
+            set_=values,
+            where=col(PairExclusion.version) < version,
+        )
+    )
+
+
+async def apply_interaction(
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID,
+    target_id: uuid.UUID,
+    kind: str,
+    version: int,
+    blocked: bool,
+    pass_until: datetime | None,
+    occurred_at: datetime,
+) -> None:
+    """Applies the actor's relation to the target at `version` to the pair's exclusions: a
+    block keeps the two apart until lifted, a pass until `pass_until`; a like or a block ends
+    a pass (the interaction subgraph clears it then too)."""
+    pair = {"user_id": actor_id, "other_user_id": target_id, "version": version}
+    if kind in ("BLOCK", "UNBLOCK"):
+        await _exclude(session, reason="BLOCK", until=None if blocked else occurred_at, **pair)
+    if kind == "PASS":
+        await _exclude(session, reason="PASS", until=pass_until, **pair)
+    elif kind in ("LIKE", "BLOCK"):
+        await _exclude(session, reason="PASS", until=occurred_at, **pair)
 
 
 async def join(
