@@ -118,7 +118,7 @@ async def apply_interaction(
     """Applies the actor's relation to the target at `version` to the pair's exclusions: a
     block keeps the two apart until lifted, a pass until `pass_until`; a like or a block ends
     a pass (the interaction subgraph clears it then too)."""
-    pair = {"user_id": actor_id, "other_user_id": target_id, "version": version}
+    pair: dict[str, Any] = {"user_id": actor_id, "other_user_id": target_id, "version": version}
     if kind in ("BLOCK", "UNBLOCK"):
         await _exclude(session, reason="BLOCK", until=None if blocked else occurred_at, **pair)
     if kind == "PASS":
