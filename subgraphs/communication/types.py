@@ -158,13 +158,18 @@ class ReadReceipt:
 
 
 @strawberry.federation.type(
-    keys=["id"], description="A chat between members, opened by a match (or, later, a like)."
+    keys=["id"],
+    description="A chat between members, opened by a match, or by two members liking each "
+    "other (a lasting conversation).",
 )
 class Conversation:
     id: strawberry.ID = strawberry.field(description="Stable id of the conversation.")
     participants: list[User] = strawberry.field(description="The members in it.")
     match_id: strawberry.ID | None = strawberry.field(
         description="The match it was opened for; null when it did not come from a match."
+    )
+    connection_id: strawberry.ID | None = strawberry.field(
+        description="The connection (a mutual like) it lasts for; null for a match's conversation."
     )
     status: ConversationStatus = strawberry.field(
         description="OPEN takes messages; CLOSED (say, the match was called off) refuses them."
@@ -178,6 +183,7 @@ class Conversation:
             id=strawberry.ID(str(row.id)),
             participants=[User(id=strawberry.ID(str(member))) for member in row.participant_ids],
             match_id=strawberry.ID(str(row.match_id)) if row.match_id else None,
+            connection_id=strawberry.ID(str(row.connection_id)) if row.connection_id else None,
             status=ConversationStatus(row.status),
             created_at=row.created_at,
             last_activity_at=row.last_activity_at,
