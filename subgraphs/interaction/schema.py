@@ -89,13 +89,13 @@ class ConnectedMember:
 @strawberry.type(description="A member you block: neither of you sees or reaches the other.")
 class BlockedMember:
     user: User = strawberry.field(description="The member you block.")
-    blocked_at: datetime = strawberry.field(description="Since when.")
+    blocked_at: datetime = strawberry.field(description="When you blocked them.")
 
 
 @strawberry.type(description="A member who liked you and is waiting for your answer.")
 class Like:
     user: User = strawberry.field(description="Who liked you.")
-    liked_at: datetime = strawberry.field(description="When.")
+    liked_at: datetime = strawberry.field(description="When they liked you.")
 
 
 @strawberry.type(description="Your rating of a match's conversation: private to you.")
