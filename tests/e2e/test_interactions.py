@@ -146,9 +146,10 @@ async def test_after_a_block_or_a_pass_the_two_are_not_matched_again(
             {"node": {"user": {"displayName": "Ben"}}}
         ]
 
-    # Both go back to the queue, and Cleo, who fits Ben as well as Ana does, joins too.
+    # Both go back to the queue, and Cleo, who fits Ben but shares none of his interests,
+    # joins too: without the exclusion the matcher would prefer Ana for Ben.
     cleo = await matchable_member(
-        gateway, name="Cleo", gender="WOMAN", seeks=["MAN"], location=spot
+        gateway, name="Cleo", gender="WOMAN", seeks=["MAN"], location=spot, interests=["chess"]
     )
     for member in (ana, ben, cleo):
         await join_queue(gateway, member)
