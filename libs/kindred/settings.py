@@ -90,6 +90,11 @@ class Settings:
     login_account_window_seconds: float
     login_address_attempts: int
     login_address_window_seconds: float
+    # Reports a member may file per window (moderation; 0 turns the limit off).
+    report_limit: int
+    report_window_seconds: float
+    # Terms moderation screens messages and bios for, comma-separated; None: its defaults.
+    screening_terms: str | None
 
     @property
     def database_name(self) -> str:
@@ -143,6 +148,9 @@ def load_settings(subgraph: str) -> Settings:
         login_account_window_seconds=float(_env("KINDRED_LOGIN_ACCOUNT_WINDOW_SECONDS", "300")),
         login_address_attempts=int(_env("KINDRED_LOGIN_ADDRESS_ATTEMPTS", "20")),
         login_address_window_seconds=float(_env("KINDRED_LOGIN_ADDRESS_WINDOW_SECONDS", "60")),
+        report_limit=int(_env("KINDRED_REPORT_LIMIT", "10")),
+        report_window_seconds=float(_env("KINDRED_REPORT_WINDOW_SECONDS", "3600")),
+        screening_terms=os.environ.get("KINDRED_SCREENING_TERMS") or None,
         # A stable consumer-group member id: a restarted process rejoins at once.
         instance_id=_env("KINDRED_INSTANCE_ID", f"{subgraph}-{socket.gethostname()}-{port}"),
     )
