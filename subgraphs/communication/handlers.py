@@ -1,9 +1,11 @@
-"""The events the communication subgraph handles: the match saga's create and cancel."""
+"""The events the communication subgraph handles: the match saga's create and cancel, and
+moderation's suspensions (a suspended member may not send)."""
 
 from __future__ import annotations
 
 import uuid
 
+from kindred import member_state
 from kindred.db import UnitOfWork
 from kindred.events import Event
 from kindred.kafka import Handler
@@ -30,4 +32,6 @@ async def on_match_cancelled(uow: UnitOfWork, event: Event) -> None:
 HANDLERS: dict[str, Handler] = {
     Topic.QUEUE_MATCH_CREATED: on_match_created,
     Topic.QUEUE_MATCH_CANCELLED: on_match_cancelled,
+    Topic.USER_SUSPENDED: member_state.on_user_suspended,
+    Topic.USER_REINSTATED: member_state.on_user_reinstated,
 }

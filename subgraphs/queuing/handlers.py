@@ -1,9 +1,11 @@
-"""The events the queuing subgraph handles: profile news and the saga's answers."""
+"""The events the queuing subgraph handles: profile news, the saga's answers and
+moderation's suspensions (a suspended member leaves the queue and may not join)."""
 
 from __future__ import annotations
 
 import uuid
 
+from kindred import member_state
 from kindred.db import UnitOfWork
 from kindred.events import Event
 from kindred.kafka import Handler
@@ -44,9 +46,19 @@ async def on_notification_created(uow: UnitOfWork, event: Event) -> None:
         )
 
 
+async def on_user_suspended(uow: UnitOfWork, event: Event) -> None:
+    await member_state.on_user_suspended(uow, event)
+    # The read model decides, so a stale suspension (already lifted) takes nobody out.
+    user_id = uuid.UUID(event.payload["user_id"])
+    if await member_state.is_suspended(uow.session, user_id):
+        await service.leave(uow.session, user_id=user_id)
+
+
 HANDLERS: dict[str, Handler] = {
     Topic.USER_PROFILE_UPDATED: on_profile_updated,
     Topic.USER_DELETED: on_user_deleted,
     Topic.CONVERSATION_CREATED: on_conversation_created,
     Topic.NOTIFICATION_CREATED: on_notification_created,
+    Topic.USER_SUSPENDED: on_user_suspended,
+    Topic.USER_REINSTATED: member_state.on_user_reinstated,
 }

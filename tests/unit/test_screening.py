@@ -13,7 +13,7 @@ TERMS = TermList.of(["kill yourself", "kys", "slut", "idiot"])
 def test_folding_drops_case_accents_and_reads_leetspeak() -> None:
     assert fold("KÍLL Yöursélf") == "kill yourself"
     assert fold("1d10t $lu7 4ss @ss 3") == "idiot slut ass ass e"
-    assert fold("ｓｌｕｔ") == "slut"  # full-width compatibility forms
+    assert fold("\uff53\uff4c\uff55\uff54") == "slut"  # full-width compatibility forms
 
 
 def test_stretched_letters_count_once() -> None:
@@ -44,7 +44,7 @@ def test_spelled_out_words_are_joined() -> None:
         "what a $lut",
         "s l u t",
         "s_l_u_t",
-        "ｓｌｕｔ",
+        "\uff53\uff4c\uff55\uff54",
     ],
 )
 def test_evasions_are_caught(text: str) -> None:
