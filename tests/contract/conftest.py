@@ -15,6 +15,7 @@ from kindred.app import Subgraph, create_app
 from kindred.auth import TokenVerifier
 from kindred.platform import Platform
 from kindred.settings import Settings
+from subgraphs.moderation.app import SUBGRAPH as MODERATION
 from subgraphs.queuing.app import SUBGRAPH as QUEUING
 from subgraphs.user.app import SUBGRAPH as USER
 from subgraphs.user.security import TokenIssuer, load_or_create_signing_key
@@ -111,5 +112,15 @@ async def queuing_served(
 ) -> AsyncIterator[Served]:
     async with serve_trusting(
         QUEUING, infra=infra, data_dir=contract_data_dir, issuer=issuer
+    ) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+async def moderation_served(
+    infra: Any, contract_data_dir: Path, issuer: TokenIssuer
+) -> AsyncIterator[Served]:
+    async with serve_trusting(
+        MODERATION, infra=infra, data_dir=contract_data_dir, issuer=issuer
     ) as served:
         yield served
