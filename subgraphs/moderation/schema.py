@@ -139,7 +139,7 @@ class Mutation:
         self,
         info: Ctx,
         user_id: Annotated[strawberry.ID, strawberry.argument(description="The member reported.")],
-        reason: Annotated[ReportReason, strawberry.argument(description="Why.")],
+        reason: Annotated[ReportReason, strawberry.argument(description="Why you report them.")],
         details: Annotated[
             str | None,
             strawberry.argument(description="What happened (up to 1,000 characters)."),

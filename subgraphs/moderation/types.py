@@ -159,7 +159,7 @@ class Report:
     id: strawberry.ID = strawberry.field(description="Stable id of the report.")
     reporter: User = strawberry.field(description="Who filed it.")
     reported_user: User = strawberry.field(description="Whom it is about.")
-    reason: ReportReason = strawberry.field(description="Why.")
+    reason: ReportReason = strawberry.field(description="Why the member was reported.")
     details: str | None = strawberry.field(description="What happened, in the reporter's words.")
     conversation_id: strawberry.ID | None = strawberry.field(
         description="The conversation it is about, if any."
