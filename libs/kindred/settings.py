@@ -70,6 +70,8 @@ class Settings:
     refresh_token_ttl_seconds: int
     jwt_issuer: str
     jwt_private_key_path: Path
+    # Also the event latency on the embedded broker, which does not answer a waiting fetch
+    # early; shorter waits cost idle CPU in every consumer and in the broker.
     consumer_fetch_max_wait_ms: int
     instance_id: str
     db_pool_size: int
@@ -123,7 +125,7 @@ def load_settings(subgraph: str) -> Settings:
         jwt_private_key_path=Path(
             _env("KINDRED_JWT_PRIVATE_KEY_PATH", str(data_dir / "keys" / "jwt-signing.pem"))
         ),
-        consumer_fetch_max_wait_ms=int(_env("KINDRED_CONSUMER_FETCH_MAX_WAIT_MS", "10")),
+        consumer_fetch_max_wait_ms=int(_env("KINDRED_CONSUMER_FETCH_MAX_WAIT_MS", "50")),
         # Connections kept open. Requests beyond it wait for one: overflow connections
         # would be opened and closed per request under load.
         db_pool_size=int(_env("KINDRED_DB_POOL_SIZE", "20")),
