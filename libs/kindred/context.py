@@ -71,6 +71,13 @@ class RequestContext:
             raise Unauthenticated("Sign in first: send `Authorization: Bearer <access token>`.")
         return self.identity
 
+    def require_role(self, role: str, *, what: str) -> Identity:
+        """The caller if their token carries staff `role`; `FORBIDDEN` (naming `what`) if not."""
+        identity = self.require_identity()
+        if role not in identity.roles:
+            raise Forbidden(f"Only staff with the {role} role can {what}.")
+        return identity
+
     def require_self(self, user_id: str, *, what: str) -> uuid.UUID:
         """`user_id` parsed, if it is the caller's own; `FORBIDDEN` (naming `what`) if not."""
         member = parse_id(user_id)

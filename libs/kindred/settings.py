@@ -70,6 +70,8 @@ class Settings:
     refresh_token_ttl_seconds: int
     jwt_issuer: str
     jwt_private_key_path: Path
+    # Also the event latency on the embedded broker, which does not answer a waiting fetch
+    # early; shorter waits cost idle CPU in every consumer and in the broker.
     consumer_fetch_max_wait_ms: int
     instance_id: str
     db_pool_size: int
@@ -92,6 +94,11 @@ class Settings:
     login_account_window_seconds: float
     login_address_attempts: int
     login_address_window_seconds: float
+    # Reports a member may file per window (moderation; 0 turns the limit off).
+    report_limit: int
+    report_window_seconds: float
+    # Terms moderation screens messages and bios for, comma-separated; None: its defaults.
+    screening_terms: str | None
 
     @property
     def database_name(self) -> str:
@@ -120,7 +127,7 @@ def load_settings(subgraph: str) -> Settings:
         jwt_private_key_path=Path(
             _env("KINDRED_JWT_PRIVATE_KEY_PATH", str(data_dir / "keys" / "jwt-signing.pem"))
         ),
-        consumer_fetch_max_wait_ms=int(_env("KINDRED_CONSUMER_FETCH_MAX_WAIT_MS", "10")),
+        consumer_fetch_max_wait_ms=int(_env("KINDRED_CONSUMER_FETCH_MAX_WAIT_MS", "50")),
         # Connections kept open. Requests beyond it wait for one: overflow connections
         # would be opened and closed per request under load.
         db_pool_size=int(_env("KINDRED_DB_POOL_SIZE", "20")),
@@ -146,6 +153,9 @@ def load_settings(subgraph: str) -> Settings:
         login_account_window_seconds=float(_env("KINDRED_LOGIN_ACCOUNT_WINDOW_SECONDS", "300")),
         login_address_attempts=int(_env("KINDRED_LOGIN_ADDRESS_ATTEMPTS", "20")),
         login_address_window_seconds=float(_env("KINDRED_LOGIN_ADDRESS_WINDOW_SECONDS", "60")),
+        report_limit=int(_env("KINDRED_REPORT_LIMIT", "10")),
+        report_window_seconds=float(_env("KINDRED_REPORT_WINDOW_SECONDS", "3600")),
+        screening_terms=os.environ.get("KINDRED_SCREENING_TERMS") or None,
         # A stable consumer-group member id: a restarted process rejoins at once.
         instance_id=_env("KINDRED_INSTANCE_ID", f"{subgraph}-{socket.gethostname()}-{port}"),
     )

@@ -1,5 +1,6 @@
 """The events the communication subgraph handles: the match saga's create and cancel,
-connections (a lasting conversation) and blocks (sends between blocked members refused)."""
+connections (a lasting conversation), blocks (sends between blocked members refused) and
+moderation's suspensions (a suspended member may not send)."""
 
 from __future__ import annotations
 
@@ -42,4 +43,6 @@ HANDLERS: dict[str, Handler] = {
     Topic.QUEUE_MATCH_CANCELLED: on_match_cancelled,
     Topic.INTERACTION_CONNECTED: on_connected,
     Topic.INTERACTION_RECORDED: member_state.on_block_recorded,
+    Topic.USER_SUSPENDED: member_state.on_user_suspended,
+    Topic.USER_REINSTATED: member_state.on_user_reinstated,
 }

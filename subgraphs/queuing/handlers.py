@@ -1,11 +1,13 @@
 """The events the queuing subgraph handles: profile news, blocks and passes (pairs the
-matcher keeps apart) and the saga's answers."""
+matcher keeps apart), the saga's answers and moderation's suspensions (a suspended member
+leaves the queue and may not join)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
+from kindred import member_state
 from kindred.db import UnitOfWork
 from kindred.events import Event
 from kindred.kafka import Handler
@@ -61,10 +63,20 @@ async def on_notification_created(uow: UnitOfWork, event: Event) -> None:
         )
 
 
+async def on_user_suspended(uow: UnitOfWork, event: Event) -> None:
+    await member_state.on_user_suspended(uow, event)
+    # The read model decides, so a stale suspension (already lifted) takes nobody out.
+    user_id = uuid.UUID(event.payload["user_id"])
+    if await member_state.is_suspended(uow.session, user_id):
+        await service.leave(uow.session, user_id=user_id)
+
+
 HANDLERS: dict[str, Handler] = {
     Topic.USER_PROFILE_UPDATED: on_profile_updated,
     Topic.USER_DELETED: on_user_deleted,
     Topic.INTERACTION_RECORDED: on_interaction_recorded,
     Topic.CONVERSATION_CREATED: on_conversation_created,
     Topic.NOTIFICATION_CREATED: on_notification_created,
+    Topic.USER_SUSPENDED: on_user_suspended,
+    Topic.USER_REINSTATED: member_state.on_user_reinstated,
 }

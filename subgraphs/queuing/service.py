@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kindred import member_state
 from kindred.db import Database
-from kindred.errors import Conflict
+from kindred.errors import Conflict, Forbidden
 from kindred.pagination import older_than
 from subgraphs.queuing import saga
 from subgraphs.queuing.models import (
@@ -133,8 +134,9 @@ async def join(
     """Puts the member in the queue (again is a no-op) with a copy at least as new as `version`.
 
     Going back to the queue ends the member's active match; while a match is still
-    being set up, joining is a `CONFLICT`.
+    being set up, joining is a `CONFLICT`. A suspended or banned member is `FORBIDDEN`.
     """
+    await refuse_if_suspended(session, user_id)
     current = await open_match(session, user_id=user_id)
     if current is not None:
         if current.status == saga.MatchStatus.PENDING:
@@ -149,6 +151,22 @@ async def join(
     await apply_profile(session, user_id=user_id, version=version, snapshot=snapshot)
     await session.exec(
         insert(QueueEntry).values(user_id=user_id, joined_at=_now()).on_conflict_do_nothing()
+    )
+
+
+async def refuse_if_suspended(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """`FORBIDDEN` while moderation suspends or bans the member, saying until when
+    (`extensions.reason` SUSPENDED with `until`, or BANNED)."""
+    suspended, until = await member_state.suspension_of(session, user_id)
+    if not suspended:
+        return
+    if until is None:
+        raise Forbidden("Your account is banned; you cannot join the queue.", reason="BANNED")
+    raise Forbidden(
+        f"Your account is suspended until {until.isoformat()}; you cannot join the queue "
+        "until then.",
+        reason="SUSPENDED",
+        until=until.isoformat(),
     )
 
 

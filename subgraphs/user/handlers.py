@@ -1,5 +1,6 @@
-"""The events the user subgraph handles: push tokens the provider says are dead, and blocks
-(`user(id)` hides a member from whoever they block or are blocked by)."""
+"""The events the user subgraph handles: push tokens the provider says are dead, blocks
+(`user(id)` hides a member from whoever they block or are blocked by) and moderation's
+suspensions (a banned member may not sign in)."""
 
 from __future__ import annotations
 
@@ -20,4 +21,6 @@ async def on_device_unregistered(uow: UnitOfWork, event: Event) -> None:
 HANDLERS: dict[str, Handler] = {
     Topic.NOTIFICATION_DEVICE_UNREGISTERED: on_device_unregistered,
     Topic.INTERACTION_RECORDED: member_state.on_block_recorded,
+    Topic.USER_SUSPENDED: member_state.on_user_suspended,
+    Topic.USER_REINSTATED: member_state.on_user_reinstated,
 }

@@ -319,7 +319,10 @@ class Mutation:
             await uow.commit()
         return await _sign_in(info, AccountView.from_row(account), refresh)
 
-    @strawberry.mutation(description="Signs in with email and password.")
+    @strawberry.mutation(
+        description="Signs in with email and password. A banned member is `FORBIDDEN` "
+        "(`extensions.reason` BANNED); a suspended one may sign in."
+    )
     async def login(self, info: Ctx, email: str, password: str) -> AuthPayload:
         platform, state = info.context.platform, _state(info)
         account, refresh = await service.sign_in(
@@ -333,7 +336,10 @@ class Mutation:
         )
         return await _sign_in(info, AccountView.from_row(account), refresh)
 
-    @strawberry.mutation(description="Trades a refresh token for new tokens (it is single-use).")
+    @strawberry.mutation(
+        description="Trades a refresh token for new tokens (it is single-use). A banned "
+        "member is `FORBIDDEN` and the token stays unspent."
+    )
     async def refresh_token(self, info: Ctx, refresh_token: str) -> AuthPayload:
         platform, state = info.context.platform, _state(info)
         user_id, refresh = await service.refresh_session(

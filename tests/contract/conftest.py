@@ -16,6 +16,7 @@ from kindred.auth import TokenVerifier
 from kindred.platform import Platform
 from kindred.settings import Settings
 from subgraphs.interaction.app import SUBGRAPH as INTERACTION
+from subgraphs.moderation.app import SUBGRAPH as MODERATION
 from subgraphs.queuing.app import SUBGRAPH as QUEUING
 from subgraphs.user.app import SUBGRAPH as USER
 from subgraphs.user.security import TokenIssuer, load_or_create_signing_key
@@ -122,5 +123,15 @@ async def interaction_served(
 ) -> AsyncIterator[Served]:
     async with serve_trusting(
         INTERACTION, infra=infra, data_dir=contract_data_dir, issuer=issuer
+    ) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+async def moderation_served(
+    infra: Any, contract_data_dir: Path, issuer: TokenIssuer
+) -> AsyncIterator[Served]:
+    async with serve_trusting(
+        MODERATION, infra=infra, data_dir=contract_data_dir, issuer=issuer
     ) as served:
         yield served
