@@ -15,6 +15,7 @@ from kindred.errors import Forbidden, KindredError, Unauthenticated
 from kindred.ids import parse_id
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
     from starlette.requests import HTTPConnection
 
     from kindred.platform import Platform
@@ -94,6 +95,19 @@ class RequestContext:
             # serve one event a value cached for an earlier one.
             self._loaders[name] = DataLoader(load_fn=load, cache=not self.is_websocket)
         return self._loaders[name]
+
+    async def read_batched(
+        self, name: str, read: Callable[[AsyncConnection, list[K]], Awaitable[Sequence[V]]], key: K
+    ) -> V:
+        """`key` through the request's DataLoader `name`, whose batch reads every key at once
+        with `read(connection, keys)` on one read connection."""
+        db = self.platform.db
+
+        async def batch(keys: list[K]) -> Sequence[V]:
+            async with db.read() as connection:
+                return await read(connection, keys)
+
+        return await self.loader(name, batch).load(key)
 
 
 def _parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -81,17 +81,6 @@ def own_or_moderated(info: Ctx, user_id: str, *, what: str) -> uuid.UUID:
     return info.context.require_self(user_id, what=what)
 
 
-async def _read(info: Ctx, name: str, load: Any, key: Any) -> Any:
-    """`key` through the request's DataLoader `name`, whose batch function reads with `load`."""
-    db = info.context.platform.db
-
-    async def batch(keys: list[Any]) -> Any:
-        async with db.read() as conn:
-            return await load(conn, keys)
-
-    return await info.context.loader(name, batch).load(key)
-
-
 def _id(value: uuid.UUID | None) -> strawberry.ID | None:
     return strawberry.ID(str(value)) if value is not None else None
 
@@ -119,12 +108,14 @@ class User:
     )
     async def moderation_status(self, info: Ctx) -> ModerationStatus:
         member = own_or_moderated(info, self.id, what="moderation status")
-        row = await _read(info, "standings", service.standings_of, member)
+        row = await info.context.read_batched("standings", service.standings_of, member)
         status = service.standing_status(row)
+        if row is None or status == cases.StandingStatus.ACTIVE:
+            return ModerationStatus(status=status, until=None, reason=None)
         return ModerationStatus(
             status=status,
             until=row.until if status == cases.StandingStatus.SUSPENDED else None,
-            reason=row.reason if status != cases.StandingStatus.ACTIVE else None,
+            reason=row.reason,
         )
 
     @strawberry.field(
@@ -267,7 +258,9 @@ class ModerationAction:
 
     @strawberry.field(description="The member's appeal of it; null if none.")
     async def appeal(self, info: Ctx) -> Appeal | None:
-        row = await _read(info, "appeals", service.appeals_by_action, parse_id(self.id))
+        row = await info.context.read_batched(
+            "appeals", service.appeals_by_action, parse_id(self.id)
+        )
         return Appeal.from_row(row) if row is not None else None
 
 
@@ -324,5 +317,5 @@ class ModerationCase:
 
     @strawberry.field(description="The action that closed it (empty while open).")
     async def actions(self, info: Ctx) -> list[ModerationAction]:
-        rows = await _read(info, "case_actions", service.actions_in_cases, self.key)
+        rows = await info.context.read_batched("case_actions", service.actions_in_cases, self.key)
         return [ModerationAction.from_row(row) for row in rows]
