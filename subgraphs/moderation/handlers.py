@@ -1,4 +1,5 @@
-"""The events the moderation subgraph handles: messages and profiles to screen."""
+"""The events the moderation subgraph handles: messages and profiles to screen, and who
+is a member (profiles and deletions)."""
 
 from __future__ import annotations
 
@@ -35,15 +36,23 @@ async def on_message_sent(uow: UnitOfWork, event: Event) -> None:
 
 
 async def on_profile_updated(uow: UnitOfWork, event: Event) -> None:
+    user_id = uuid.UUID(event.aggregate_id)
+    await service.member_seen(uow.session, user_id=user_id, version=event.aggregate_version)
+    if not await service.is_member(uow.session, user_id):
+        return  # a late profile of a deleted member: no case about someone who is gone
     await service.screen_bio(
-        uow.session,
-        screened_terms(),
-        user_id=uuid.UUID(event.aggregate_id),
-        bio=event.payload.get("bio"),
+        uow.session, screened_terms(), user_id=user_id, bio=event.payload.get("bio")
+    )
+
+
+async def on_user_deleted(uow: UnitOfWork, event: Event) -> None:
+    await service.member_deleted(
+        uow.session, user_id=uuid.UUID(event.aggregate_id), version=event.aggregate_version
     )
 
 
 HANDLERS: dict[str, Handler] = {
     Topic.MESSAGE_SENT: on_message_sent,
     Topic.USER_PROFILE_UPDATED: on_profile_updated,
+    Topic.USER_DELETED: on_user_deleted,
 }

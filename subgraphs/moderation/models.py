@@ -21,6 +21,21 @@ class ModerationTable(SQLModel, registry=registry()):
     """Base of this subgraph's tables: a metadata of their own."""
 
 
+class Member(ModerationTable, table=True):
+    """Who is a member, as the user subgraph's events say: a read model fed by
+    `user.profile.updated` and `user.deleted`, applied in `version` order (the account's
+    version), so older news never revives a deleted member. Only members can be reported:
+    a case about anyone else would name a user nobody can resolve.
+    """
+
+    __tablename__ = "members"
+
+    user_id: uuid.UUID = Field(primary_key=True)
+    version: int
+    deleted: bool = False
+    updated_at: datetime = columns.timestamp()
+
+
 class Case(ModerationTable, table=True):
     """Everything open about one member: reports and screening hits gather here.
 

@@ -132,8 +132,9 @@ class Query:
 class Mutation:
     @strawberry.mutation(
         description="Reports a member to moderation; the report joins the member's open case. "
-        "Yourself, or OTHER without `details`, is BAD_USER_INPUT. A member may file a limited "
-        "number of reports per hour (RATE_LIMITED with `retryAfter` past it)."
+        "Yourself, or OTHER without `details`, is BAD_USER_INPUT; an id that is no member "
+        "(unknown or deleted) is NOT_FOUND. A member may file a limited number of reports per "
+        "hour (RATE_LIMITED with `retryAfter` past it)."
     )
     async def report(
         self,

@@ -24,7 +24,7 @@ from kindred.ratelimit import RateLimit, RateLimiter
 from kindred.settings import Settings
 from subgraphs.moderation import cases, events
 from subgraphs.moderation.cases import ActionKind, AppealStatus, CaseStatus, StandingStatus
-from subgraphs.moderation.models import Action, Appeal, Case, Flag, Report, Standing
+from subgraphs.moderation.models import Action, Appeal, Case, Flag, Member, Report, Standing
 from subgraphs.moderation.screening import DEFAULT_TERMS, TermList
 
 MAX_DETAILS_LENGTH = 1000
@@ -104,6 +104,49 @@ def check_appeal_text(text: str) -> None:
     _check_free_text(text, field="text", limit=MAX_APPEAL_LENGTH, what="An appeal")
 
 
+# -- members (the user subgraph's events) -------------------------------------------------
+
+
+async def _record_member(
+    session: AsyncSession, *, user_id: uuid.UUID, version: int, deleted: bool
+) -> bool:
+    """Stores the member as of `version` unless the row is as new or newer; True if stored.
+    A deletion is final: nothing revives a deleted member."""
+    now = _now()
+    statement = (
+        insert(Member)
+        .values(user_id=user_id, version=version, deleted=deleted, updated_at=now)
+        .on_conflict_do_update(
+            index_elements=["user_id"],
+            set_={"version": version, "deleted": deleted, "updated_at": now},
+            where=(col(Member.version) < version) & ~col(Member.deleted),
+        )
+        .returning(col(Member.user_id))
+    )
+    return (await session.exec(statement)).first() is not None
+
+
+async def member_seen(session: AsyncSession, *, user_id: uuid.UUID, version: int) -> bool:
+    """`user.profile.updated`: the member exists as of `version`."""
+    return await _record_member(session, user_id=user_id, version=version, deleted=False)
+
+
+async def member_deleted(session: AsyncSession, *, user_id: uuid.UUID, version: int) -> bool:
+    """`user.deleted`: the member is gone as of `version` (the row stays, to order news)."""
+    return await _record_member(session, user_id=user_id, version=version, deleted=True)
+
+
+async def is_member(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> bool:
+    """True for a known member whose account is not deleted; `lock` holds the row (shared)
+    until the transaction ends, so the member cannot be deleted meanwhile."""
+    statement = select(col(Member.user_id)).where(
+        col(Member.user_id) == user_id, col(Member.deleted).is_(False)
+    )
+    if lock:
+        statement = statement.with_for_update(read=True)
+    return (await session.exec(statement)).first() is not None
+
+
 # -- cases ------------------------------------------------------------------------------
 
 
@@ -158,7 +201,9 @@ async def file_report(
     message_id: uuid.UUID | None,
 ) -> tuple[Report, Case]:
     """Files the report into the reported member's open case (opened if need be), within
-    the reporter's limit (`RATE_LIMITED`); bad input is refused before it counts."""
+    the reporter's limit (`RATE_LIMITED`); bad input is refused before it counts. An id
+    that is no member (unknown, or deleted) is `NOT_FOUND`, changes nothing and does not
+    count either."""
     check_report(
         reporter_id=reporter_id,
         reported_user_id=reported_user_id,
@@ -168,6 +213,8 @@ async def file_report(
     hit = await limiter.hit(rule, str(reporter_id))
     try:
         async with database.session() as session, session.begin():
+            if not await is_member(session, reported_user_id, lock=True):
+                raise NotFound("No such member.", field="userId")
             now = _now()
             case = await open_case_for(session, user_id=reported_user_id, now=now)
             report = Report(

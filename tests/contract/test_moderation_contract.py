@@ -1,4 +1,5 @@
-"""The moderation subgraph's contract: SDL, report rules and the per-reporter limit, case
+"""The moderation subgraph's contract: SDL, who is a member (only members can be reported),
+report rules and the per-reporter limit, case
 transitions, actions and the events they publish (read from the outbox), the standing's
 version order, appeals once, who may read what, screening handlers' idempotence, and the
 effects of a suspension in queuing and user."""
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,9 @@ from subgraphs.moderation import handlers, service
 from subgraphs.moderation.app import SUBGRAPH as MODERATION
 from subgraphs.queuing import service as queuing_service
 from subgraphs.queuing.handlers import HANDLERS as QUEUING_HANDLERS
+from subgraphs.user import events as user_events
 from subgraphs.user.handlers import HANDLERS as USER_HANDLERS
+from subgraphs.user.models import Account
 from subgraphs.user.security import TokenIssuer
 from tests.contract.conftest import Served, serve_trusting
 from tests.support import error_codes, gql, register
@@ -129,6 +132,52 @@ def _count(db: psycopg.Connection[Any], sql: str, *args: Any) -> int:
     return int(row[0])
 
 
+async def handle(served: Served, table: Any, event: Event) -> None:
+    """Applies `event` as the consumer would: the handler in `table`, in one unit of work."""
+    async with served.platform.db.unit_of_work() as uow:
+        await table[event.topic](uow, event)
+        await uow.commit()
+
+
+def profile_updated(user_id: uuid.UUID, bio: str | None, version: int) -> Event:
+    return Event(
+        topic=Topic.USER_PROFILE_UPDATED,
+        aggregate_id=str(user_id),
+        aggregate_version=version,
+        payload={"user_id": str(user_id), "display_name": "Robin", "bio": bio},
+    )
+
+
+def user_deleted(user_id: uuid.UUID, version: int) -> Event:
+    return Event(
+        topic=Topic.USER_DELETED,
+        aggregate_id=str(user_id),
+        aggregate_version=version,
+        payload={"user_id": str(user_id)},
+    )
+
+
+NewMember = Callable[[], Awaitable[uuid.UUID]]
+
+
+@pytest.fixture
+def new_member(user_served: Served, moderation_served: Served) -> NewMember:
+    """Makes members as the product does: registered with the user subgraph (so the
+    federation resolves them when a case names them), and known to moderation (only members
+    can be reported) through the user subgraph's own `user.profile.updated` about them,
+    handled as moderation's consumer would."""
+
+    async def make() -> uuid.UUID:
+        member = uuid.UUID((await register(user_served.client)).id)
+        async with user_served.platform.db.session() as session:
+            account = await session.get(Account, member)
+        assert account is not None
+        await handle(moderation_served, handlers.HANDLERS, user_events.profile_updated(account))
+        return member
+
+    return make
+
+
 async def report(
     client: httpx.AsyncClient, token: str, user_id: uuid.UUID, **variables: Any
 ) -> dict[str, Any]:
@@ -146,10 +195,13 @@ async def case_of(db: psycopg.Connection[Any], member: uuid.UUID) -> str:
 
 
 async def reported(
-    client: httpx.AsyncClient, issuer: TokenIssuer, db: psycopg.Connection[Any]
+    new_member: NewMember,
+    client: httpx.AsyncClient,
+    issuer: TokenIssuer,
+    db: psycopg.Connection[Any],
 ) -> tuple[uuid.UUID, str]:
-    """A member reported once: (their id, their open case's id)."""
-    member = uuid.uuid4()
+    """A new member reported once: (their id, their open case's id)."""
+    member = await new_member()
     _ok(await report(client, issuer.access_token(uuid.uuid4()), member))
     return member, await case_of(db, member)
 
@@ -164,13 +216,6 @@ async def act(
 
 def _in(seconds: float) -> str:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
-
-
-async def handle(served: Served, table: Any, event: Event) -> None:
-    """Applies `event` as the consumer would: the handler in `table`, in one unit of work."""
-    async with served.platform.db.unit_of_work() as uow:
-        await table[event.topic](uow, event)
-        await uow.commit()
 
 
 # -- the SDL ----------------------------------------------------------------------------
@@ -188,9 +233,13 @@ async def test_the_served_sdl_is_the_committed_one(client: httpx.AsyncClient) ->
 
 
 async def test_a_report_joins_the_members_one_open_case(
-    client: httpx.AsyncClient, issuer: TokenIssuer, db: Any, moderator: str
+    new_member: NewMember,
+    client: httpx.AsyncClient,
+    issuer: TokenIssuer,
+    db: Any,
+    moderator: str,
 ) -> None:
-    member, ann, bob = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    member, ann, bob = await new_member(), uuid.uuid4(), uuid.uuid4()
     conversation, message = uuid.uuid4(), uuid.uuid4()
     first = _ok(
         await report(
@@ -218,9 +267,9 @@ async def test_a_report_joins_the_members_one_open_case(
 
 
 async def test_bad_reports_are_refused_and_change_nothing(
-    client: httpx.AsyncClient, issuer: TokenIssuer, db: Any
+    new_member: NewMember, client: httpx.AsyncClient, issuer: TokenIssuer, db: Any
 ) -> None:
-    reporter, other = uuid.uuid4(), uuid.uuid4()
+    reporter, other = uuid.uuid4(), await new_member()
     token = issuer.access_token(reporter)
     _refused(await report(client, token, reporter), "BAD_USER_INPUT", "userId")
     _refused(await report(client, token, other, r="OTHER"), "BAD_USER_INPUT", "details")
@@ -235,8 +284,44 @@ async def test_bad_reports_are_refused_and_change_nothing(
     assert _count(db, "SELECT count(*) FROM cases WHERE user_id = %s", other) == 0
 
 
+async def test_a_report_about_no_member_is_not_found_and_changes_nothing(
+    moderation_served: Served, client: httpx.AsyncClient, issuer: TokenIssuer, db: Any
+) -> None:
+    reporter, stranger = uuid.uuid4(), uuid.uuid4()
+    token = issuer.access_token(reporter)
+    body = await report(client, token, stranger)
+    _refused(body, "NOT_FOUND", "userId")
+    assert body["errors"][0]["message"] == "No such member."
+    assert _count(db, "SELECT count(*) FROM reports WHERE reporter_id = %s", reporter) == 0
+    assert _count(db, "SELECT count(*) FROM cases WHERE user_id = %s", stranger) == 0
+
+
+async def test_a_deleted_member_cannot_be_reported_and_older_news_does_not_revive_them(
+    moderation_served: Served, client: httpx.AsyncClient, issuer: TokenIssuer, db: Any
+) -> None:
+    member, token = uuid.uuid4(), issuer.access_token(uuid.uuid4())
+    await handle(moderation_served, handlers.HANDLERS, profile_updated(member, "Tea lover", 2))
+    # Older news than what is known changes nothing.
+    await handle(moderation_served, handlers.HANDLERS, profile_updated(member, None, 1))
+    await handle(moderation_served, handlers.HANDLERS, user_deleted(member, 3))
+    _refused(await report(client, token, member), "NOT_FOUND", "userId")
+    # A profile event from before the deletion, delivered late, neither revives the
+    # member nor raises a case about them (its bio would be screened otherwise).
+    late = profile_updated(member, "Ask me anything, b.i.t.c.h", 2)
+    await handle(moderation_served, handlers.HANDLERS, late)
+    _refused(await report(client, token, member), "NOT_FOUND", "userId")
+    assert _count(db, "SELECT count(*) FROM cases WHERE user_id = %s", member) == 0
+    row = db.execute("SELECT version, deleted FROM members WHERE user_id = %s", (member,))
+    assert row.fetchone() == (3, True)
+    # A deletion seen before any profile event is remembered all the same.
+    unseen = uuid.uuid4()
+    await handle(moderation_served, handlers.HANDLERS, user_deleted(unseen, 2))
+    await handle(moderation_served, handlers.HANDLERS, profile_updated(unseen, None, 1))
+    _refused(await report(client, token, unseen), "NOT_FOUND", "userId")
+
+
 async def test_reports_past_the_limit_are_rate_limited_per_reporter(
-    infra: Any, contract_data_dir: Path, issuer: TokenIssuer, db: Any
+    infra: Any, contract_data_dir: Path, issuer: TokenIssuer, db: Any, new_member: NewMember
 ) -> None:
     async with serve_trusting(
         MODERATION,
@@ -246,12 +331,13 @@ async def test_reports_past_the_limit_are_rate_limited_per_reporter(
         report_limit=2,
         report_window_seconds=600,
     ) as limited:
-        reporter, other = uuid.uuid4(), uuid.uuid4()
+        reporter, other = uuid.uuid4(), await new_member()
         token = issuer.access_token(reporter)
-        # Bad input is refused before it counts.
+        # Bad input, and an id that is no member, are refused before they count.
         _refused(await report(limited.client, token, reporter), "BAD_USER_INPUT", "userId")
+        _refused(await report(limited.client, token, uuid.uuid4()), "NOT_FOUND", "userId")
         for _ in range(2):
-            _ok(await report(limited.client, token, uuid.uuid4()))
+            _ok(await report(limited.client, token, await new_member()))
         extensions = _refused(await report(limited.client, token, other), "RATE_LIMITED")
         assert isinstance(extensions["retryAfter"], int)
         assert 0 < extensions["retryAfter"] <= 600
@@ -261,14 +347,15 @@ async def test_reports_past_the_limit_are_rate_limited_per_reporter(
 
 
 async def test_members_read_only_their_own_reports(
-    client: httpx.AsyncClient, issuer: TokenIssuer
+    new_member: NewMember, client: httpx.AsyncClient, issuer: TokenIssuer
 ) -> None:
     ann, bob = uuid.uuid4(), uuid.uuid4()
+    member = await new_member()
     filed = [
-        _ok(await report(client, issuer.access_token(ann), uuid.uuid4()))["report"]["id"]
+        _ok(await report(client, issuer.access_token(ann), member))["report"]["id"]
         for _ in range(3)
     ]
-    _ok(await report(client, issuer.access_token(bob), uuid.uuid4()))
+    _ok(await report(client, issuer.access_token(bob), member))
     seen: list[str] = []
     after = None
     while True:
@@ -291,9 +378,13 @@ async def test_members_read_only_their_own_reports(
 
 
 async def test_members_may_not_read_cases_or_act_on_them(
-    client: httpx.AsyncClient, issuer: TokenIssuer, db: Any, moderator: str
+    new_member: NewMember,
+    client: httpx.AsyncClient,
+    issuer: TokenIssuer,
+    db: Any,
+    moderator: str,
 ) -> None:
-    member, case_id = await reported(client, issuer, db)
+    member, case_id = await reported(new_member, client, issuer, db)
     for token in (issuer.access_token(uuid.uuid4()), issuer.access_token(member)):
         for query, variables in (
             (CASES, {}),
@@ -334,9 +425,13 @@ async def test_a_members_standing_and_actions_are_their_own(
 
 
 async def test_case_transitions_refuse_impossible_moves(
-    client: httpx.AsyncClient, issuer: TokenIssuer, db: Any, moderator: str
+    new_member: NewMember,
+    client: httpx.AsyncClient,
+    issuer: TokenIssuer,
+    db: Any,
+    moderator: str,
 ) -> None:
-    member, case_id = await reported(client, issuer, db)
+    member, case_id = await reported(new_member, client, issuer, db)
     reviewed = _ok(await gql(client, REVIEW, {"c": case_id}, token=moderator))
     assert reviewed["startCaseReview"]["status"] == "IN_REVIEW"
     _refused(await gql(client, REVIEW, {"c": case_id}, token=moderator), "CONFLICT")
@@ -381,9 +476,13 @@ async def test_case_transitions_refuse_impossible_moves(
 
 
 async def test_dismissing_closes_the_case_without_touching_the_member(
-    client: httpx.AsyncClient, issuer: TokenIssuer, db: Any, moderator: str
+    new_member: NewMember,
+    client: httpx.AsyncClient,
+    issuer: TokenIssuer,
+    db: Any,
+    moderator: str,
 ) -> None:
-    member, case_id = await reported(client, issuer, db)
+    member, case_id = await reported(new_member, client, issuer, db)
     _ok(await act(client, moderator, case_id, "DISMISS"))
     case = _ok(await gql(client, CASE, {"id": case_id}, token=moderator))["moderationCase"]
     assert case["status"] == "DISMISSED"
@@ -403,12 +502,13 @@ async def test_dismissing_closes_the_case_without_touching_the_member(
 
 async def test_suspend_and_ban_publish_the_standing_in_version_order(
     moderation_served: Served,
+    new_member: NewMember,
     client: httpx.AsyncClient,
     issuer: TokenIssuer,
     db: Any,
     moderator: str,
 ) -> None:
-    member, case_id = await reported(client, issuer, db)
+    member, case_id = await reported(new_member, client, issuer, db)
     until = _in(3600)
     suspended = _ok(await act(client, moderator, case_id, "SUSPEND", u=until))
     action = suspended["takeModerationAction"]
@@ -449,12 +549,13 @@ async def test_suspend_and_ban_publish_the_standing_in_version_order(
 
 async def test_a_suspension_ends_by_itself_and_is_announced_once(
     moderation_served: Served,
+    new_member: NewMember,
     client: httpx.AsyncClient,
     issuer: TokenIssuer,
     db: Any,
     moderator: str,
 ) -> None:
-    member, case_id = await reported(client, issuer, db)
+    member, case_id = await reported(new_member, client, issuer, db)
     action = _ok(await act(client, moderator, case_id, "SUSPEND", u=_in(3600)))
     # Time passes (the row is moved, not the clock).
     db.execute(
@@ -477,9 +578,13 @@ async def test_a_suspension_ends_by_itself_and_is_announced_once(
 
 
 async def test_an_action_is_appealed_once_and_overturning_reinstates(
-    client: httpx.AsyncClient, issuer: TokenIssuer, db: Any, moderator: str
+    new_member: NewMember,
+    client: httpx.AsyncClient,
+    issuer: TokenIssuer,
+    db: Any,
+    moderator: str,
 ) -> None:
-    member, case_id = await reported(client, issuer, db)
+    member, case_id = await reported(new_member, client, issuer, db)
     token = issuer.access_token(member)
     action_id = _ok(await act(client, moderator, case_id, "BAN"))["takeModerationAction"]["id"]
 
@@ -531,9 +636,13 @@ async def test_an_action_is_appealed_once_and_overturning_reinstates(
 
 
 async def test_an_upheld_appeal_leaves_the_action_and_dismissals_cannot_be_appealed(
-    client: httpx.AsyncClient, issuer: TokenIssuer, db: Any, moderator: str
+    new_member: NewMember,
+    client: httpx.AsyncClient,
+    issuer: TokenIssuer,
+    db: Any,
+    moderator: str,
 ) -> None:
-    member, case_id = await reported(client, issuer, db)
+    member, case_id = await reported(new_member, client, issuer, db)
     token = issuer.access_token(member)
     action_id = _ok(await act(client, moderator, case_id, "SUSPEND", u=_in(3600)))[
         "takeModerationAction"
@@ -576,19 +685,14 @@ def message_sent(sender: uuid.UUID, text: str, message_id: uuid.UUID | None = No
     )
 
 
-def profile_updated(user_id: uuid.UUID, bio: str | None, version: int) -> Event:
-    return Event(
-        topic=Topic.USER_PROFILE_UPDATED,
-        aggregate_id=str(user_id),
-        aggregate_version=version,
-        payload={"user_id": str(user_id), "display_name": "Robin", "bio": bio},
-    )
-
-
 async def test_a_screened_message_raises_a_case_with_the_evidence_once(
-    moderation_served: Served, client: httpx.AsyncClient, db: Any, moderator: str
+    moderation_served: Served,
+    new_member: NewMember,
+    client: httpx.AsyncClient,
+    db: Any,
+    moderator: str,
 ) -> None:
-    sender = uuid.uuid4()
+    sender = await new_member()
     await handle(moderation_served, handlers.HANDLERS, message_sent(sender, "See you at 8!"))
     assert _count(db, "SELECT count(*) FROM cases WHERE user_id = %s", sender) == 0
 
@@ -613,9 +717,13 @@ async def test_a_screened_message_raises_a_case_with_the_evidence_once(
 
 
 async def test_a_screened_bio_raises_a_case_once_per_bio_text(
-    moderation_served: Served, client: httpx.AsyncClient, db: Any, moderator: str
+    moderation_served: Served,
+    new_member: NewMember,
+    client: httpx.AsyncClient,
+    db: Any,
+    moderator: str,
 ) -> None:
-    member = uuid.uuid4()
+    member = await new_member()
     await handle(moderation_served, handlers.HANDLERS, profile_updated(member, "Tea lover", 2))
     await handle(moderation_served, handlers.HANDLERS, profile_updated(member, None, 3))
     assert _count(db, "SELECT count(*) FROM flags WHERE user_id = %s", member) == 0

@@ -99,6 +99,21 @@ async def open_case_of(
     return case
 
 
+async def file_report(
+    gateway: httpx.AsyncClient, reporter: Member, offender: Member, conversation: str | None = None
+) -> dict[str, Any]:
+    """The reporter's report of the offender, once moderation has heard of the offender
+    (their profile event): until then the id is no member to it (NOT_FOUND)."""
+    variables = {"u": offender.id, "c": conversation}
+    body: dict[str, Any] = await eventually(
+        lambda: gql(gateway, REPORT, variables, token=reporter.access_token),
+        lambda body: error_codes(body) != ["NOT_FOUND"],
+        what="moderation knows the member",
+    )
+    assert "errors" not in body, body
+    return body
+
+
 async def send(gateway: httpx.AsyncClient, member: Member, conversation: str, text: str) -> Any:
     variables = {"c": conversation, "t": text, "k": uuid.uuid4().hex}
     return await gql(gateway, SEND, variables, token=member.access_token)
@@ -109,7 +124,7 @@ async def test_a_suspended_member_cannot_queue_or_send_until_the_period_ends(
 ) -> None:
     ann, bob, conversation = await matched_pair(moderation_stack, gateway)
     assert "errors" not in await gql(gateway, JOIN, token=ann.access_token)
-    filed = await gql(gateway, REPORT, {"u": ann.id, "c": conversation}, token=bob.access_token)
+    filed = await file_report(gateway, bob, ann, conversation)
     assert filed["data"]["report"]["caseStatus"] == "OPEN", filed
 
     case = await open_case_of(gateway, moderator, ann)
@@ -160,9 +175,7 @@ async def test_a_banned_member_cannot_sign_in(
 ) -> None:
     offender = await register(gateway, displayName="Max")
     reporter = await register(gateway, displayName="Kim")
-    assert "errors" not in await gql(
-        gateway, REPORT, {"u": offender.id}, token=reporter.access_token
-    )
+    await file_report(gateway, reporter, offender)
     case = await open_case_of(gateway, moderator, offender)
     acted = await gql(gateway, ACT, {"c": case["id"], "a": "BAN"}, token=moderator)
     assert "errors" not in acted, acted

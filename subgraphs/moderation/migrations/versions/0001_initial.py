@@ -1,5 +1,5 @@
-"""Cases, reports, screening flags, actions, standings, appeals, and the platform's outbox
-and inbox.
+"""Members (a read model of the user subgraph's events), cases, reports, screening flags,
+actions, standings, appeals, and the platform's outbox and inbox.
 
 Revision ID: 0001
 """
@@ -24,6 +24,13 @@ def _timestamp(name: str, *, nullable: bool = False) -> Any:
 
 def upgrade() -> None:
     create_platform_tables()
+    op.create_table(
+        "members",
+        sa.Column("user_id", sa.Uuid, primary_key=True),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("deleted", sa.Boolean, nullable=False),
+        _timestamp("updated_at"),
+    )
     op.create_table(
         "cases",
         sa.Column("id", sa.Uuid, primary_key=True),
@@ -117,6 +124,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("appeals", "standings", "actions", "flags", "reports", "cases"):
+    for table in ("appeals", "standings", "actions", "flags", "reports", "cases", "members"):
         op.drop_table(table)
     drop_platform_tables()
