@@ -7,6 +7,7 @@ class Topic(StrEnum):
     USER_PROFILE_UPDATED = "user.profile.updated"
     USER_DELETED = "user.deleted"
     USER_SUSPENDED = "user.suspended"
+    USER_REINSTATED = "user.reinstated"
     USER_DEVICE_REGISTERED = "user.device.registered"
     USER_DEVICE_REMOVED = "user.device.removed"
     QUEUE_MATCH_CREATED = "queue.match.created"
@@ -16,7 +17,9 @@ class Topic(StrEnum):
     NOTIFICATION_CREATED = "notification.created"
     NOTIFICATION_DEVICE_UNREGISTERED = "notification.device.unregistered"
     INTERACTION_RECORDED = "interaction.recorded"
+    INTERACTION_CONNECTED = "interaction.connected"
     MODERATION_ACTION_TAKEN = "moderation.action.taken"
+    MODERATION_APPEAL_DECIDED = "moderation.appeal.decided"
     SUBSCRIPTION_CHANGED = "subscription.changed"
 
     @property

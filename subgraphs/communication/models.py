@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Index, MetaData, Table, Uuid, text
+from sqlalchemy import Column, Index, Uuid, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
@@ -79,26 +79,3 @@ class CancelledMatch(SQLModel, table=True):
     match_id: uuid.UUID = Field(primary_key=True)
     reason: str | None = None
     cancelled_at: datetime = columns.timestamp()
-
-
-# The hook tables have names other subgraphs' models use too (queuing's `suspensions`, the
-# interaction subgraph's blocks): plain tables on their own metadata keep them apart in
-# one process.
-hooks = MetaData()
-
-blocks = Table(
-    "blocks",
-    hooks,
-    Column("user_id", Uuid, primary_key=True),
-    Column("blocked_user_id", Uuid, primary_key=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    comment="user_id blocked blocked_user_id: neither may write to the other (fed later).",
-)
-
-suspensions = Table(
-    "suspensions",
-    hooks,
-    Column("user_id", Uuid, primary_key=True),
-    Column("until", DateTime(timezone=True), nullable=True),
-    comment="A member who may not send until `until` (null: until lifted); fed later.",
-)

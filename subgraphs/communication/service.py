@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, literal, or_, update
+from sqlalchemy import Row, and_, func, or_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kindred import member_state
 from kindred.db import UnitOfWork
 from kindred.errors import BadUserInput, Forbidden, NotFound
 from kindred.pagination import older_than
@@ -24,8 +25,6 @@ from subgraphs.communication.models import (
     Conversation,
     Member,
     Message,
-    blocks,
-    suspensions,
 )
 
 MAX_TEXT_LENGTH = 2000
@@ -180,23 +179,9 @@ async def _may_not_send(
     session: AsyncSession, *, sender_id: uuid.UUID, others: Sequence[uuid.UUID], now: datetime
 ) -> str | None:
     """Why the sender may not write to `others` now (suspended, blocked), or None."""
-    suspended = await session.exec(
-        select(literal(1)).where(
-            suspensions.c.user_id == sender_id,
-            or_(suspensions.c.until.is_(None), suspensions.c.until > now),
-        )
-    )
-    if suspended.first() is not None:
+    if await member_state.is_suspended(session, sender_id, now=now):
         return "Your account is suspended from sending messages."
-    blocked = await session.exec(
-        select(literal(1)).where(
-            or_(
-                and_(blocks.c.user_id == sender_id, blocks.c.blocked_user_id.in_(others)),
-                and_(blocks.c.user_id.in_(others), blocks.c.blocked_user_id == sender_id),
-            )
-        )
-    )
-    if blocked.first() is not None:
+    if await member_state.blocked_between(session, sender_id, others):
         return "You cannot write to this member."
     return None
 

@@ -100,6 +100,7 @@ class PairExclusion(SQLModel, table=True):
     """Two members the matcher must keep apart (a block, or a pass until `until`).
 
     The hook for the interaction subgraph's events; the matcher reads it every tick.
+    Suspensions and entitlements are the platform's read models (kindred.member_state).
     """
 
     __tablename__ = "pair_exclusions"
@@ -108,12 +109,5 @@ class PairExclusion(SQLModel, table=True):
     other_user_id: uuid.UUID = Field(primary_key=True)
     reason: str = Field(primary_key=True)
     until: datetime | None = columns.timestamp(nullable=True)
-
-
-class Suspension(SQLModel, table=True):
-    """A member the matcher skips until `until` (null: until lifted); fed by moderation."""
-
-    __tablename__ = "suspensions"
-
-    user_id: uuid.UUID = Field(primary_key=True)
-    until: datetime | None = columns.timestamp(nullable=True)
+    # The version of the owner's relation this row was built from; older news never wins.
+    version: int = 0

@@ -318,15 +318,15 @@ async def test_a_block_or_a_suspension_refuses_the_send(
     pair = await open_pair(communication, issuer)
     now = datetime.now(UTC)
     db.execute(
-        "INSERT INTO blocks (user_id, blocked_user_id, created_at) VALUES (%s, %s, %s)",
-        (pair.b, pair.a, now),
+        "INSERT INTO blocks (user_id, blocked_user_id, active, version) VALUES (%s, %s, true, 1)",
+        (pair.b, pair.a),
     )
     assert error_codes(await send(client, pair, "hi")) == ["FORBIDDEN"]
     assert error_codes(await send(client, pair, "hi", token=pair.token_b)) == ["FORBIDDEN"]
-    db.execute("DELETE FROM blocks WHERE user_id = %s", (pair.b,))
+    db.execute("UPDATE blocks SET active = false, version = 2 WHERE user_id = %s", (pair.b,))
 
     db.execute(
-        "INSERT INTO suspensions (user_id, until) VALUES (%s, %s)",
+        "INSERT INTO suspensions (user_id, until, version) VALUES (%s, %s, 1)",
         (pair.a, now + timedelta(days=1)),
     )
     assert error_codes(await send(client, pair, "hi")) == ["FORBIDDEN"]

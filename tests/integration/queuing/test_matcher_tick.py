@@ -107,10 +107,15 @@ async def test_excluded_and_suspended_members_are_not_matched(
     with psycopg.connect(matcher_db_url, autocommit=True) as conn:
         # a blocked b, and c is suspended: only a and d can still meet.
         conn.execute(
-            "INSERT INTO pair_exclusions VALUES (%s, %s, 'BLOCK', NULL), (%s, %s, 'BLOCK', NULL)",
+            "INSERT INTO pair_exclusions VALUES"
+            " (%s, %s, 'BLOCK', NULL, 1), (%s, %s, 'BLOCK', NULL, 1)",
             (a, b, b, a),
         )
-        conn.execute("INSERT INTO suspensions VALUES (%s, now() + interval '1 day')", (c,))
+        conn.execute(
+            "INSERT INTO suspensions (user_id, until, version)"
+            " VALUES (%s, now() + interval '1 day', 1)",
+            (c,),
+        )
     report = await matchmaking.tick(matcher_db, POLICY)
     assert report.matches == 1
     [(user_ids,)] = _rows(matcher_db_url, "SELECT user_ids FROM matches")
