@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from kindred import member_state
 from kindred.db import UnitOfWork
 from kindred.events import Event
 from kindred.kafka import Handler
@@ -49,4 +50,6 @@ HANDLERS: dict[str, Handler] = {
     Topic.USER_DELETED: on_user_deleted,
     Topic.CONVERSATION_CREATED: on_conversation_created,
     Topic.NOTIFICATION_CREATED: on_notification_created,
+    # Premium widens the matcher's distance limit (the `entitlements` read model).
+    Topic.SUBSCRIPTION_CHANGED: member_state.on_subscription_changed,
 }

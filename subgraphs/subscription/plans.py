@@ -10,17 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+# The names other subgraphs act on (WIDER_DISTANCE: matching uses the member's own maximum
+# distance; SEE_WHO_LIKED_YOU: interaction shows who liked them), declared in the platform.
+from kindred.member_state import Entitlement
+
 
 class Plan(StrEnum):
     FREE = "FREE"
     PREMIUM = "PREMIUM"
-
-
-class Entitlement(StrEnum):
-    # The matcher uses the member's own maximum distance, not the free cap.
-    WIDER_DISTANCE = "WIDER_DISTANCE"
-    # The member sees who liked them (the interaction subgraph).
-    SEE_WHO_LIKED_YOU = "SEE_WHO_LIKED_YOU"
 
 
 PLAN_ENTITLEMENTS: dict[Plan, frozenset[Entitlement]] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import strawberry
@@ -22,12 +23,20 @@ Plan = strawberry.enum(
     description="A plan a member can be on: FREE (everyone) or PREMIUM (paid through the "
     "payment provider).",
 )
-Entitlement = strawberry.enum(
-    plans.Entitlement,
+
+
+@strawberry.enum(
     description="Something a plan lets a member do: WIDER_DISTANCE (matching uses the "
     "member's own maximum distance instead of the free cap) or SEE_WHO_LIKED_YOU (the "
-    "member sees who liked them).",
+    "member sees who liked them)."
 )
+class Entitlement(StrEnum):
+    # A copy of the platform's names (a test keeps them equal): the interaction subgraph
+    # may describe kindred.member_state.Entitlement in its own schema.
+    WIDER_DISTANCE = plans.Entitlement.WIDER_DISTANCE.value
+    SEE_WHO_LIKED_YOU = plans.Entitlement.SEE_WHO_LIKED_YOU.value
+
+
 SubscriptionStatus = strawberry.enum(
     plans.SubscriptionStatus,
     description="The payment provider's status of the member's subscription: NONE (never "
@@ -39,7 +48,7 @@ SubscriptionStatus = strawberry.enum(
 @strawberry.type(description="A plan and the entitlements it grants.")
 class PlanDetails:
     plan: Plan = strawberry.field(description="The plan.")  # type: ignore[valid-type]
-    entitlements: list[Entitlement] = strawberry.field(  # type: ignore[valid-type]
+    entitlements: list[Entitlement] = strawberry.field(
         description="What the plan lets a member do while it is in force."
     )
 
@@ -52,7 +61,7 @@ class MemberSubscription:
     status: SubscriptionStatus = strawberry.field(  # type: ignore[valid-type]
         description="The provider's status of the subscription."
     )
-    entitlements: list[Entitlement] = strawberry.field(  # type: ignore[valid-type]
+    entitlements: list[Entitlement] = strawberry.field(
         description="What the member may do now (the same as `User.entitlements`)."
     )
     current_period_end: datetime | None = strawberry.field(
@@ -75,7 +84,7 @@ class MemberSubscription:
     @classmethod
     def from_row(cls, row: Any, *, now: datetime) -> MemberSubscription:
         standing = service.standing_of(row, now=now)
-        entitlements = [plans.Entitlement(name) for name in standing.entitlements]
+        entitlements = [Entitlement(name) for name in standing.entitlements]
         if row is None:
             return cls(
                 plan=plans.Plan.FREE,
@@ -123,10 +132,10 @@ class User:
         description="What the member may do now beyond the free plan; own only. They end by "
         "themselves when the paid period ends or a refund arrives."
     )
-    async def entitlements(self, info: Ctx) -> list[Entitlement]:  # type: ignore[valid-type]
+    async def entitlements(self, info: Ctx) -> list[Entitlement]:
         row = await _own_subscription_row(info, self.id)
         names = service.standing_of(row, now=datetime.now(UTC)).entitlements
-        return [plans.Entitlement(name) for name in names]
+        return [Entitlement(name) for name in names]
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> User:
@@ -138,7 +147,7 @@ class Query:
     @strawberry.field(description="Every plan and what it grants.")
     def plans(self) -> list[PlanDetails]:
         return [
-            PlanDetails(plan=plan, entitlements=sorted(granted))
+            PlanDetails(plan=plan, entitlements=[Entitlement(name) for name in sorted(granted)])
             for plan, granted in plans.PLAN_ENTITLEMENTS.items()
         ]
 
