@@ -16,6 +16,7 @@ from kindred.auth import TokenVerifier
 from kindred.platform import Platform
 from kindred.settings import Settings
 from subgraphs.queuing.app import SUBGRAPH as QUEUING
+from subgraphs.subscription.app import SUBGRAPH as SUBSCRIPTION
 from subgraphs.user.app import SUBGRAPH as USER
 from subgraphs.user.security import TokenIssuer, load_or_create_signing_key
 from tests.support import settings_for
@@ -111,5 +112,23 @@ async def queuing_served(
 ) -> AsyncIterator[Served]:
     async with serve_trusting(
         QUEUING, infra=infra, data_dir=contract_data_dir, issuer=issuer
+    ) as served:
+        yield served
+
+
+# The contract tests' webhook signing secret (not the dev default, to show it is the one used).
+STRIPE_TEST_SECRET = "whsec_contract_tests"
+
+
+@pytest.fixture(scope="session")
+async def subscription_served(
+    infra: Any, contract_data_dir: Path, issuer: TokenIssuer
+) -> AsyncIterator[Served]:
+    async with serve_trusting(
+        SUBSCRIPTION,
+        infra=infra,
+        data_dir=contract_data_dir,
+        issuer=issuer,
+        stripe_webhook_secret=STRIPE_TEST_SECRET,
     ) as served:
         yield served
