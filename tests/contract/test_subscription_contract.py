@@ -307,7 +307,11 @@ async def test_an_older_event_after_a_newer_one_changes_nothing(
 ) -> None:
     member, subscription_id, customer = _ids()
     t = int(time.time())
-    ids = {"user_id": member, "subscription_id": subscription_id, "customer": customer}
+    ids: dict[str, Any] = {
+        "user_id": member,
+        "subscription_id": subscription_id,
+        "customer": customer,
+    }
     # The provider sent created (t-10), then updated (t: will cancel at period end), then
     # deleted (t+10); they arrive updated, created, deleted, then a late update.
     updated = subscription_event("updated", cancel_at_period_end=True, created=t, **ids)
@@ -461,7 +465,7 @@ async def test_an_old_subscription_ending_leaves_its_replacement_alone(
     member, old_id, customer = _ids()
     new_id = old_id + "_2"
     t = int(time.time())
-    ids = {"user_id": member, "customer": customer}
+    ids: dict[str, Any] = {"user_id": member, "customer": customer}
     assert (
         outcome(
             await stub.send(subscription_event("created", subscription_id=new_id, created=t, **ids))
