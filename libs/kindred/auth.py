@@ -26,9 +26,14 @@ JwksSource = Callable[[], Awaitable[dict[str, Any]]]
 
 @dataclass(frozen=True)
 class Identity:
-    """Who is calling, as proven by a verified access token."""
+    """Who is calling, as proven by a verified access token.
+
+    `roles` are staff roles from the token's `roles` claim (say `moderator`); members'
+    tokens carry none. The user subgraph never issues them to members: staff tokens come
+    from the staff's own sign-in (the admin subgraph), and tests mint them."""
 
     user_id: str
+    roles: frozenset[str] = frozenset()
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -131,4 +136,8 @@ class TokenVerifier:
             raise Unauthenticated(f"The access token is invalid: {error}.") from None
         if claims.get("typ") != "access":
             raise Unauthenticated("This is not an access token.")
-        return Identity(user_id=str(claims["sub"])), float(claims["exp"])
+        roles = claims.get("roles") or []
+        if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+            raise Unauthenticated("The access token's `roles` claim is malformed.")
+        identity = Identity(user_id=str(claims["sub"]), roles=frozenset(roles))
+        return identity, float(claims["exp"])

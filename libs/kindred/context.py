@@ -15,6 +15,7 @@ from kindred.errors import Forbidden, KindredError, Unauthenticated
 from kindred.ids import parse_id
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
     from starlette.requests import HTTPConnection
 
     from kindred.platform import Platform
@@ -71,6 +72,13 @@ class RequestContext:
             raise Unauthenticated("Sign in first: send `Authorization: Bearer <access token>`.")
         return self.identity
 
+    def require_role(self, role: str, *, what: str) -> Identity:
+        """The caller if their token carries staff `role`; `FORBIDDEN` (naming `what`) if not."""
+        identity = self.require_identity()
+        if role not in identity.roles:
+            raise Forbidden(f"Only staff with the {role} role can {what}.")
+        return identity
+
     def require_self(self, user_id: str, *, what: str) -> uuid.UUID:
         """`user_id` parsed, if it is the caller's own; `FORBIDDEN` (naming `what`) if not."""
         member = parse_id(user_id)
@@ -87,6 +95,19 @@ class RequestContext:
             # serve one event a value cached for an earlier one.
             self._loaders[name] = DataLoader(load_fn=load, cache=not self.is_websocket)
         return self._loaders[name]
+
+    async def read_batched(
+        self, name: str, read: Callable[[AsyncConnection, list[K]], Awaitable[Sequence[V]]], key: K
+    ) -> V:
+        """`key` through the request's DataLoader `name`, whose batch reads every key at once
+        with `read(connection, keys)` on one read connection."""
+        db = self.platform.db
+
+        async def batch(keys: list[K]) -> Sequence[V]:
+            async with db.read() as connection:
+                return await read(connection, keys)
+
+        return await self.loader(name, batch).load(key)
 
 
 def _parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

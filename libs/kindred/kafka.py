@@ -112,7 +112,7 @@ class EventConsumer:
         producer: EventProducer,
         max_attempts: int = 4,
         retry_delay: float = 0.2,
-        fetch_max_wait_ms: int = 10,
+        fetch_max_wait_ms: int = 50,
         instance_id: str | None = None,
     ) -> None:
         self.name = name

@@ -73,6 +73,8 @@ class Settings:
     refresh_token_ttl_seconds: int
     jwt_issuer: str
     jwt_private_key_path: Path
+    # Also the event latency on the embedded broker, which does not answer a waiting fetch
+    # early; shorter waits cost idle CPU in every consumer and in the broker.
     consumer_fetch_max_wait_ms: int
     instance_id: str
     db_pool_size: int
@@ -80,6 +82,8 @@ class Settings:
     match_interval_seconds: float
     saga_step_timeout_seconds: float
     saga_max_attempts: int
+    # How long a pass keeps two members apart in matching (interaction).
+    pass_exclusion_seconds: float
     push_provider: str
     fcm_project_id: str
     fcm_credentials_path: Path | None
@@ -93,6 +97,11 @@ class Settings:
     login_account_window_seconds: float
     login_address_attempts: int
     login_address_window_seconds: float
+    # Reports a member may file per window (moderation; 0 turns the limit off).
+    report_limit: int
+    report_window_seconds: float
+    # Terms moderation screens messages and bios for, comma-separated; None: its defaults.
+    screening_terms: str | None
     # The matcher caps a member's maximum distance at this unless they hold WIDER_DISTANCE.
     free_max_distance_km: int
     # The payment provider's webhook (Stripe's scheme): the signing secret, and how far a
@@ -127,7 +136,7 @@ def load_settings(subgraph: str) -> Settings:
         jwt_private_key_path=Path(
             _env("KINDRED_JWT_PRIVATE_KEY_PATH", str(data_dir / "keys" / "jwt-signing.pem"))
         ),
-        consumer_fetch_max_wait_ms=int(_env("KINDRED_CONSUMER_FETCH_MAX_WAIT_MS", "10")),
+        consumer_fetch_max_wait_ms=int(_env("KINDRED_CONSUMER_FETCH_MAX_WAIT_MS", "50")),
         # Connections kept open. Requests beyond it wait for one: overflow connections
         # would be opened and closed per request under load.
         db_pool_size=int(_env("KINDRED_DB_POOL_SIZE", "20")),
@@ -136,6 +145,7 @@ def load_settings(subgraph: str) -> Settings:
         # A match saga re-sends a step that got no answer within this, then gives up.
         saga_step_timeout_seconds=float(_env("KINDRED_SAGA_STEP_TIMEOUT_SECONDS", "10")),
         saga_max_attempts=int(_env("KINDRED_SAGA_MAX_ATTEMPTS", "5")),
+        pass_exclusion_seconds=float(_env("KINDRED_PASS_EXCLUSION_SECONDS", str(30 * 86400))),
         # `log` (the dev default) writes pushes to the log; `fcm` sends them through
         # Firebase Cloud Messaging's HTTP v1 API with a service account's credentials.
         push_provider=_env("KINDRED_PUSH_PROVIDER", "log"),
@@ -152,6 +162,9 @@ def load_settings(subgraph: str) -> Settings:
         login_account_window_seconds=float(_env("KINDRED_LOGIN_ACCOUNT_WINDOW_SECONDS", "300")),
         login_address_attempts=int(_env("KINDRED_LOGIN_ADDRESS_ATTEMPTS", "20")),
         login_address_window_seconds=float(_env("KINDRED_LOGIN_ADDRESS_WINDOW_SECONDS", "60")),
+        report_limit=int(_env("KINDRED_REPORT_LIMIT", "10")),
+        report_window_seconds=float(_env("KINDRED_REPORT_WINDOW_SECONDS", "3600")),
+        screening_terms=os.environ.get("KINDRED_SCREENING_TERMS") or None,
         free_max_distance_km=int(_env("KINDRED_FREE_MAX_DISTANCE_KM", "100")),
         # The dev default lets `make dev` and the tests sign events; production sets its own.
         stripe_webhook_secret=_env("KINDRED_STRIPE_WEBHOOK_SECRET", DEV_STRIPE_WEBHOOK_SECRET),

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import { GraphQLError, execute } from 'graphql';
 import { WebSocket, WebSocketServer } from 'ws';
+import { completeAnswer } from './answer.mjs';
 import { LIMITS } from './limits.mjs';
 import {
   GRAPHQL_RESPONSE,
@@ -22,12 +23,6 @@ const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te',
   'trailer', 'host', 'content-length', 'accept-encoding',
 ]);
-// The engines' codes for what the subgraphs call otherwise: one vocabulary for clients.
-const ENGINE_CODES = {
-  OPERATION_PARSING_ERROR: 'GRAPHQL_PARSE_FAILED',
-  OPERATION_VALIDATION_ERROR: 'GRAPHQL_VALIDATION_FAILED',
-  VARIABLE_ERROR: 'BAD_USER_INPUT',
-};
 const SIGN_IN_FIRST =
   'Sign in first: send `authorization: "Bearer <access token>"` in connection_init\'s payload.';
 const CORS = {
@@ -86,24 +81,6 @@ function upstreamHeaders(req, extra = {}) {
   return { ...headers, ...extra };
 }
 
-// The engine's answer, with its error codes in the subgraphs' vocabulary.
-function recoded(text) {
-  if (!text.includes('"errors"')) return text;
-  let body;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return text;
-  }
-  if (!Array.isArray(body.errors)) return text;
-  for (const error of body.errors) {
-    const code = error.extensions?.code;
-    if (code in ENGINE_CODES) error.extensions.code = ENGINE_CODES[code];
-    else if (!code) error.extensions = { ...(error.extensions ?? {}), code: 'INTERNAL_SERVER_ERROR' };
-  }
-  return JSON.stringify(body);
-}
-
 function readBody(req) {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
@@ -153,7 +130,7 @@ export function createEdge({ engine, checker, readiness, graphiql }) {
         const chunks = [];
         answer.on('data', (chunk) => chunks.push(chunk));
         answer.on('end', () => {
-          const text = recoded(Buffer.concat(chunks).toString('utf8'));
+          const text = completeAnswer(Buffer.concat(chunks).toString('utf8'));
           res.writeHead(answer.statusCode, {
             'content-type': type,
             'content-length': Buffer.byteLength(text),

@@ -10,7 +10,8 @@ from subgraphs.communication.models import Conversation, Message
 
 
 def conversation_created(conversation: Conversation) -> Event:
-    """A conversation opened; for a match it is the saga's answer (sent again on a repeat)."""
+    """A conversation opened; for a match it is the saga's answer (sent again on a repeat).
+    A connection's lasting conversation has `connection_id` and no `match_id`."""
     return Event(
         topic=Topic.CONVERSATION_CREATED,
         aggregate_id=str(conversation.id),
@@ -18,6 +19,9 @@ def conversation_created(conversation: Conversation) -> Event:
         payload={
             "conversation_id": str(conversation.id),
             "match_id": str(conversation.match_id) if conversation.match_id else None,
+            "connection_id": (
+                str(conversation.connection_id) if conversation.connection_id else None
+            ),
             "participant_ids": [str(member) for member in conversation.participant_ids],
             "created_at": conversation.created_at.isoformat(),
         },

@@ -16,13 +16,15 @@ class Conversation(SQLModel, table=True):
     """A chat between members; `last_seq` numbers its messages 1, 2, 3…
 
     Sends lock the row to take the next number, so a conversation's messages have one
-    order. `match_id` is unique: one conversation per match.
+    order. `match_id` is unique: one conversation per match; so is `connection_id`: one
+    lasting conversation per connection (two members who liked each other).
     """
 
     __tablename__ = "conversations"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     match_id: uuid.UUID | None = Field(default=None, unique=True)
+    connection_id: uuid.UUID | None = Field(default=None, unique=True)
     participant_ids: list[uuid.UUID] = Field(sa_column=Column(ARRAY(Uuid), nullable=False))
     status: str = "OPEN"
     last_seq: int = 0

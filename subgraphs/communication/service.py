@@ -30,6 +30,7 @@ from subgraphs.communication.models import (
 MAX_TEXT_LENGTH = 2000
 MAX_CLIENT_MESSAGE_ID_LENGTH = 64
 MATCH_GREETING = "You matched! Say hello."
+CONNECTION_GREETING = "You liked each other! This conversation stays open."
 _ALLOWED_CONTROLS = {"\n", "\t"}
 _TICK = timedelta(microseconds=1)
 
@@ -71,16 +72,18 @@ async def open_conversation(
     *,
     participant_ids: Sequence[uuid.UUID],
     match_id: uuid.UUID | None = None,
+    connection_id: uuid.UUID | None = None,
     greeting: str | None = None,
 ) -> Conversation:
     """Opens a conversation (with its SYSTEM `greeting`, if any) and publishes it, in `uow`.
 
-    For a match that already has one, returns the existing conversation instead.
+    For a match or a connection that already has one, returns the existing one instead.
     """
     now = _now()
     conversation = Conversation(
         participant_ids=list(participant_ids),
         match_id=match_id,
+        connection_id=connection_id,
         created_at=now,
         last_activity_at=now,
         last_seq=1 if greeting else 0,
@@ -95,8 +98,11 @@ async def open_conversation(
         )
     ).first()
     if inserted is None:
-        existing = await conversation_for_match(uow.session, match_id=match_id)
-        assert existing is not None, "a conflict is only possible on the match id"
+        if connection_id is not None:
+            existing = await conversation_for_connection(uow.session, connection_id=connection_id)
+        else:
+            existing = await conversation_for_match(uow.session, match_id=match_id)
+        assert existing is not None, "a conflict is only possible on the match or connection id"
         return existing
     for member in participant_ids:
         uow.session.add(Member(conversation_id=conversation.id, user_id=member))
@@ -115,6 +121,29 @@ async def conversation_for_match(
 ) -> Conversation | None:
     statement = select(Conversation).where(col(Conversation.match_id) == match_id)
     return (await session.exec(statement)).first()
+
+
+async def conversation_for_connection(
+    session: AsyncSession, *, connection_id: uuid.UUID
+) -> Conversation | None:
+    statement = select(Conversation).where(col(Conversation.connection_id) == connection_id)
+    return (await session.exec(statement)).first()
+
+
+async def open_for_connection(
+    uow: UnitOfWork, *, connection_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> Conversation:
+    """The connection's lasting conversation, opened with its greeting the first time.
+
+    A connection made again (after a block and new likes) keeps its conversation; asked
+    again, nothing new is stored or published.
+    """
+    existing = await conversation_for_connection(uow.session, connection_id=connection_id)
+    if existing is not None:
+        return existing
+    return await open_conversation(
+        uow, participant_ids=user_ids, connection_id=connection_id, greeting=CONNECTION_GREETING
+    )
 
 
 async def open_for_match(

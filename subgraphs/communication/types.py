@@ -40,21 +40,12 @@ def viewer_id(info: Ctx) -> uuid.UUID:
     return uuid.UUID(info.context.require_identity().user_id)
 
 
-async def _read(info: Ctx, name: str, load: Any, key: Any) -> Any:
-    """`key` through the request's DataLoader `name`, whose batch function reads with `load`."""
-    db = info.context.platform.db
-
-    async def batch(keys: list[Any]) -> Any:
-        async with db.read() as conn:
-            return await load(conn, keys)
-
-    return await info.context.loader(name, batch).load(key)
-
-
 async def load_conversation(info: Ctx, conversation_id: uuid.UUID) -> Conversation | None:
     """The conversation if the caller takes part in it; None otherwise (it may not exist)."""
     viewer = viewer_id(info)
-    row = await _read(info, "conversations", service.conversations_by_id, conversation_id)
+    row = await info.context.read_batched(
+        "conversations", service.conversations_by_id, conversation_id
+    )
     if row is None or viewer not in row.participant_ids:
         return None
     return Conversation.from_row(row)
@@ -95,8 +86,7 @@ class User:
         "own only."
     )
     async def unread_message_count(self, info: Ctx) -> int:
-        count: int = await _read(
-            info,
+        count: int = await info.context.read_batched(
             "unread_totals",
             service.unread_totals,
             info.context.require_self(self.id, what="conversations"),
@@ -158,13 +148,18 @@ class ReadReceipt:
 
 
 @strawberry.federation.type(
-    keys=["id"], description="A chat between members, opened by a match (or, later, a like)."
+    keys=["id"],
+    description="A chat between members, opened by a match, or by two members liking each "
+    "other (a lasting conversation).",
 )
 class Conversation:
     id: strawberry.ID = strawberry.field(description="Stable id of the conversation.")
     participants: list[User] = strawberry.field(description="The members in it.")
     match_id: strawberry.ID | None = strawberry.field(
         description="The match it was opened for; null when it did not come from a match."
+    )
+    connection_id: strawberry.ID | None = strawberry.field(
+        description="The connection (a mutual like) it lasts for; null for a match's conversation."
     )
     status: ConversationStatus = strawberry.field(
         description="OPEN takes messages; CLOSED (say, the match was called off) refuses them."
@@ -178,6 +173,7 @@ class Conversation:
             id=strawberry.ID(str(row.id)),
             participants=[User(id=strawberry.ID(str(member))) for member in row.participant_ids],
             match_id=strawberry.ID(str(row.match_id)) if row.match_id else None,
+            connection_id=strawberry.ID(str(row.connection_id)) if row.connection_id else None,
             status=ConversationStatus(row.status),
             created_at=row.created_at,
             last_activity_at=row.last_activity_at,
@@ -189,7 +185,7 @@ class Conversation:
 
     @strawberry.field(description="Its newest message; null if it has none.")
     async def last_message(self, info: Ctx) -> Message | None:
-        row = await _read(info, "last_messages", service.last_messages, self.key)
+        row = await info.context.read_batched("last_messages", service.last_messages, self.key)
         return Message.from_row(row) if row else None
 
     @strawberry.field(description="How many messages the viewer has not read yet.")
@@ -199,7 +195,7 @@ class Conversation:
         async def load(conn: Any, ids: list[uuid.UUID]) -> list[int]:
             return await service.unread_counts(conn, user_id=viewer, conversation_ids=ids)
 
-        count: int = await _read(info, f"unread_counts:{viewer}", load, self.key)
+        count: int = await info.context.read_batched(f"unread_counts:{viewer}", load, self.key)
         return count
 
     @strawberry.field(description="Its messages, newest first.")
@@ -217,7 +213,7 @@ class Conversation:
 
     @strawberry.field(description="How far each participant has read.")
     async def read_receipts(self, info: Ctx) -> list[ReadReceipt]:
-        rows = await _read(info, "members", service.members_of, self.key)
+        rows = await info.context.read_batched("members", service.members_of, self.key)
         return [
             ReadReceipt(
                 user=User(id=strawberry.ID(str(row.user_id))),
@@ -246,7 +242,9 @@ class Match:
     )
     async def conversation(self, info: Ctx) -> Conversation | None:
         viewer, match_id = viewer_id(info), parse_id(self.id)
-        row = await _read(info, "match_conversations", service.conversations_by_match, match_id)
+        row = await info.context.read_batched(
+            "match_conversations", service.conversations_by_match, match_id
+        )
         if row is None or viewer not in row.participant_ids:
             return None
         return Conversation.from_row(row)

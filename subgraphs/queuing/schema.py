@@ -178,7 +178,8 @@ class Mutation:
     @strawberry.mutation(
         description="Puts the signed-in member in the queue, copying their profile fresh "
         "from the user subgraph. Joining again keeps the original place. Joining ends an "
-        "ACTIVE match; while a match is PENDING it is `CONFLICT`."
+        "ACTIVE match; while a match is PENDING it is `CONFLICT`. A suspended or banned "
+        "member is `FORBIDDEN` (`extensions.reason` SUSPENDED with `until`, or BANNED)."
     )
     async def join_queue(self, info: Ctx) -> QueueEntry:
         context = info.context

@@ -13,11 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kindred import member_state
 from kindred.db import Database
-from kindred.errors import Conflict
+from kindred.errors import Conflict, Forbidden
 from kindred.pagination import older_than
 from subgraphs.queuing import saga
-from subgraphs.queuing.models import Match, MatchParticipant, ProfileCopy, QueueEntry
+from subgraphs.queuing.models import (
+    Match,
+    MatchParticipant,
+    PairExclusion,
+    ProfileCopy,
+    QueueEntry,
+)
 
 _COPIED = ("birthdate", "gender", "latitude", "longitude", "interests", "languages")
 # Preferences arrived in events later than the profile: older events fall back to these.
@@ -75,14 +82,61 @@ async def forget_member(session: AsyncSession, *, user_id: uuid.UUID, version: i
     await session.exec(delete(QueueEntry).where(col(QueueEntry.user_id) == user_id))
 
 
+async def _exclude(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    other_user_id: uuid.UUID,
+    reason: str,
+    until: datetime | None,
+    version: int,
+) -> None:
+    """Keeps the pair apart for `reason` until `until` (None: until lifted), unless a row as
+    new or newer is there. Lifting writes a past `until`: the row keeps its version."""
+    values = {"until": until, "version": version}
+    await session.exec(
+        insert(PairExclusion)
+        .values(user_id=user_id, other_user_id=other_user_id, reason=reason, **values)
+        .on_conflict_do_update(
+            index_elements=["user_id", "other_user_id", "reason"],
+            set_=values,
+            where=col(PairExclusion.version) < version,
+        )
+    )
+
+
+async def apply_interaction(
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID,
+    target_id: uuid.UUID,
+    kind: str,
+    version: int,
+    blocked: bool,
+    pass_until: datetime | None,
+    occurred_at: datetime,
+) -> None:
+    """Applies the actor's relation to the target at `version` to the pair's exclusions: a
+    block keeps the two apart until lifted, a pass until `pass_until`; a like or a block ends
+    a pass (the interaction subgraph clears it then too)."""
+    pair: dict[str, Any] = {"user_id": actor_id, "other_user_id": target_id, "version": version}
+    if kind in ("BLOCK", "UNBLOCK"):
+        await _exclude(session, reason="BLOCK", until=None if blocked else occurred_at, **pair)
+    if kind == "PASS":
+        await _exclude(session, reason="PASS", until=pass_until, **pair)
+    elif kind in ("LIKE", "BLOCK"):
+        await _exclude(session, reason="PASS", until=occurred_at, **pair)
+
+
 async def join(
     session: AsyncSession, *, user_id: uuid.UUID, version: int, snapshot: Mapping[str, Any]
 ) -> None:
     """Puts the member in the queue (again is a no-op) with a copy at least as new as `version`.
 
     Going back to the queue ends the member's active match; while a match is still
-    being set up, joining is a `CONFLICT`.
+    being set up, joining is a `CONFLICT`. A suspended or banned member is `FORBIDDEN`.
     """
+    await refuse_if_suspended(session, user_id)
     current = await open_match(session, user_id=user_id)
     if current is not None:
         if current.status == saga.MatchStatus.PENDING:
@@ -97,6 +151,22 @@ async def join(
     await apply_profile(session, user_id=user_id, version=version, snapshot=snapshot)
     await session.exec(
         insert(QueueEntry).values(user_id=user_id, joined_at=_now()).on_conflict_do_nothing()
+    )
+
+
+async def refuse_if_suspended(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """`FORBIDDEN` while moderation suspends or bans the member, saying until when
+    (`extensions.reason` SUSPENDED with `until`, or BANNED)."""
+    suspended, until = await member_state.suspension_of(session, user_id)
+    if not suspended:
+        return
+    if until is None:
+        raise Forbidden("Your account is banned; you cannot join the queue.", reason="BANNED")
+    raise Forbidden(
+        f"Your account is suspended until {until.isoformat()}; you cannot join the queue "
+        "until then.",
+        reason="SUSPENDED",
+        until=until.isoformat(),
     )
 
 

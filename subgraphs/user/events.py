@@ -13,11 +13,13 @@ def profile_snapshot(account: Account) -> dict[str, Any]:
     """The profile fields other subgraphs may copy (never credentials or email).
 
     Preferences are the member's own on the API, but matching needs them: they travel
-    in events (internal) and are never shown to another member.
+    in events (internal) and are never shown to another member. The bio travels for
+    moderation's screening.
     """
     return {
         "user_id": str(account.id),
         "display_name": account.display_name,
+        "bio": account.bio,
         "birthdate": account.birthdate.isoformat(),
         "gender": account.gender,
         "latitude": account.latitude,

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from kindred import member_state
 from kindred.calendar import age_on, today
 from kindred.context import RequestContext
 from kindred.errors import BadUserInput, Forbidden, NotFound
@@ -277,10 +278,19 @@ class Query:
             raise NotFound("Your account no longer exists.")
         return user
 
-    @strawberry.field(description="A member by id; `NOT_FOUND` if there is none.")
+    @strawberry.field(
+        description="A member by id; `NOT_FOUND` if there is none, or if either of you "
+        "blocks the other (a block hides both people from each other)."
+    )
     async def user(self, info: Ctx, id: strawberry.ID) -> User:
-        info.context.require_identity()
-        user = await load_user(info, parse_id(id))
+        caller = parse_id(info.context.require_identity().user_id)
+        target = parse_id(id)
+        if target != caller:
+            async with info.context.platform.db.session() as session:
+                hidden = await member_state.blocked_between(session, caller, [target])
+            if hidden:
+                raise NotFound("No such user.", id=str(id))
+        user = await load_user(info, target)
         if user is None:
             raise NotFound("No such user.", id=str(id))
         return user
@@ -309,7 +319,10 @@ class Mutation:
             await uow.commit()
         return await _sign_in(info, AccountView.from_row(account), refresh)
 
-    @strawberry.mutation(description="Signs in with email and password.")
+    @strawberry.mutation(
+        description="Signs in with email and password. A banned member is `FORBIDDEN` "
+        "(`extensions.reason` BANNED); a suspended one may sign in."
+    )
     async def login(self, info: Ctx, email: str, password: str) -> AuthPayload:
         platform, state = info.context.platform, _state(info)
         account, refresh = await service.sign_in(
@@ -323,7 +336,10 @@ class Mutation:
         )
         return await _sign_in(info, AccountView.from_row(account), refresh)
 
-    @strawberry.mutation(description="Trades a refresh token for new tokens (it is single-use).")
+    @strawberry.mutation(
+        description="Trades a refresh token for new tokens (it is single-use). A banned "
+        "member is `FORBIDDEN` and the token stays unspent."
+    )
     async def refresh_token(self, info: Ctx, refresh_token: str) -> AuthPayload:
         platform, state = info.context.platform, _state(info)
         user_id, refresh = await service.refresh_session(

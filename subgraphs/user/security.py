@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -87,9 +88,12 @@ class TokenIssuer:
     def jwks(self) -> dict[str, Any]:
         return {"keys": [{**self._public_jwk, "kid": self.kid_str, "use": "sig", "alg": ALGORITHM}]}
 
-    def access_token(self, user_id: uuid.UUID, now: datetime | None = None) -> str:
+    def access_token(
+        self, user_id: uuid.UUID, now: datetime | None = None, *, roles: Sequence[str] = ()
+    ) -> str:
+        """A signed access token; `roles` (staff roles such as `moderator`) only when given."""
         now = now or datetime.now(UTC)
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": AUDIENCE,
             "sub": str(user_id),
@@ -98,4 +102,6 @@ class TokenIssuer:
             "jti": uuid.uuid4().hex,
             "typ": "access",
         }
+        if roles:
+            claims["roles"] = sorted(roles)
         return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self.kid_str})

@@ -15,9 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kindred import member_state
 from kindred.cache import Cache
 from kindred.db import Database, UnitOfWork
-from kindred.errors import Conflict, NotFound, Unauthenticated
+from kindred.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from kindred.ratelimit import RateLimit, RateLimiter, address_key
 from kindred.settings import Settings
 from subgraphs.user import events, profile, security
@@ -61,6 +62,14 @@ async def register(
         raise Conflict("An account with this email already exists.", field="email") from None
     uow.publish(events.profile_updated(account))
     return account
+
+
+async def refuse_if_banned(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """`FORBIDDEN` (`extensions.reason` BANNED) while moderation bans the member. A member
+    suspended for a while may still sign in: to see their standing and appeal."""
+    suspended, until = await member_state.suspension_of(session, user_id)
+    if suspended and until is None:
+        raise Forbidden("This account is banned.", reason="BANNED")
 
 
 async def authenticate(session: AsyncSession, *, email: str, password: str) -> Account:
@@ -116,8 +125,7 @@ class SignInLimits:
                 "refresh-account",
                 failures,
                 failure_window,
-                message="Too many failed session refreshes for this account; "
-                "try again in {wait}.",
+                message="Too many failed session refreshes for this account; try again in {wait}.",
             ),
             refresh_address=RateLimit(
                 "refresh-address",
@@ -141,13 +149,15 @@ async def sign_in(
     """`authenticate` and a new refresh token, within the sign-in limits (`RATE_LIMITED`).
 
     The account's attempt is counted before the password is checked (so concurrent guesses
-    are bounded too) and taken back if the check never happened or the sign-in succeeded."""
+    are bounded too) and taken back if the check never happened or the sign-in succeeded.
+    A banned member with the right password is `FORBIDDEN` (not counted as a failure)."""
     await limiter.hit(limits.login_address, address_key(address))
     account_key = email.strip().lower()
     attempt = await limiter.hit(limits.login_account, account_key)
     try:
         async with database.session() as session, session.begin():
             account = await authenticate(session, email=email, password=password)
+            await refuse_if_banned(session, account.id)
             refresh = await issue_refresh_token(
                 session, user_id=account.id, ttl_seconds=refresh_ttl_seconds
             )
@@ -190,6 +200,8 @@ async def refresh_session(
                     rotated = await rotate_refresh_token(
                         session, token=token, ttl_seconds=refresh_ttl_seconds
                     )
+                    # Raised out of the transaction: the token stays unspent.
+                    await refuse_if_banned(session, rotated[0])
                 except Unauthenticated as error:
                     # Commit what the refusal did: a reused token ends the whole family.
                     refused = error

@@ -15,6 +15,8 @@ from kindred.app import Subgraph, create_app
 from kindred.auth import TokenVerifier
 from kindred.platform import Platform
 from kindred.settings import Settings
+from subgraphs.interaction.app import SUBGRAPH as INTERACTION
+from subgraphs.moderation.app import SUBGRAPH as MODERATION
 from subgraphs.queuing.app import SUBGRAPH as QUEUING
 from subgraphs.subscription.app import SUBGRAPH as SUBSCRIPTION
 from subgraphs.user.app import SUBGRAPH as USER
@@ -112,6 +114,26 @@ async def queuing_served(
 ) -> AsyncIterator[Served]:
     async with serve_trusting(
         QUEUING, infra=infra, data_dir=contract_data_dir, issuer=issuer
+    ) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+async def interaction_served(
+    infra: Any, contract_data_dir: Path, issuer: TokenIssuer
+) -> AsyncIterator[Served]:
+    async with serve_trusting(
+        INTERACTION, infra=infra, data_dir=contract_data_dir, issuer=issuer
+    ) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+async def moderation_served(
+    infra: Any, contract_data_dir: Path, issuer: TokenIssuer
+) -> AsyncIterator[Served]:
+    async with serve_trusting(
+        MODERATION, infra=infra, data_dir=contract_data_dir, issuer=issuer
     ) as served:
         yield served
 

@@ -22,7 +22,12 @@ from kindred.sdl import REPO, export
 from kindred.topics import Topic
 from subgraphs.communication import live, service
 from subgraphs.communication.app import SUBGRAPH as COMMUNICATION
-from subgraphs.communication.handlers import on_match_cancelled, on_match_created
+from subgraphs.communication.handlers import (
+    HANDLERS,
+    on_connected,
+    on_match_cancelled,
+    on_match_created,
+)
 from subgraphs.user.security import TokenIssuer
 from tests.contract.conftest import Served, serve_trusting
 from tests.support import error_codes, gql
@@ -471,6 +476,7 @@ async def test_a_match_opens_one_conversation_with_its_greeting_and_repeats_answ
     assert answers[0][0] == {
         "conversation_id": str(conversation_id),
         "match_id": str(match_id),
+        "connection_id": None,
         "participant_ids": [str(u) for u in users],
         "created_at": answers[0][0]["created_at"],
     }
@@ -564,3 +570,87 @@ async def test_without_redis_a_send_is_stored_and_everyone_counts_as_offline(
         (pair.conversation_id,),
     ).fetchall()
     assert payload["offline_recipient_ids"] == [str(pair.b)]
+
+
+# -- interactions: lasting conversations and blocks -----------------------------------
+
+
+def _connected_event(connection_id: uuid.UUID, users: list[uuid.UUID]) -> Event:
+    return Event(
+        topic=Topic.INTERACTION_CONNECTED,
+        aggregate_id=str(connection_id),
+        aggregate_version=1,
+        payload={
+            "connection_id": str(connection_id),
+            "user_ids": sorted(str(u) for u in users),
+            "match_id": str(uuid.uuid4()),
+            "connected_at": datetime.now(UTC).isoformat(),
+        },
+    )
+
+
+def _recorded_event(actor: uuid.UUID, target: uuid.UUID, kind: str, version: int) -> Event:
+    return Event(
+        topic=Topic.INTERACTION_RECORDED,
+        aggregate_id=str(actor),
+        aggregate_version=version,
+        payload={
+            "actor_id": str(actor),
+            "target_id": str(target),
+            "kind": kind,
+            "version": version,
+            "blocked": kind == "BLOCK",
+            "pass_until": None,
+            "match_id": None,
+            "rating": None,
+            "occurred_at": datetime.now(UTC).isoformat(),
+        },
+    )
+
+
+async def test_a_connection_opens_one_lasting_conversation(
+    communication: Served, client: httpx.AsyncClient, issuer: TokenIssuer, db: Any
+) -> None:
+    connection_id, users = uuid.uuid4(), sorted([uuid.uuid4(), uuid.uuid4()])
+    event = _connected_event(connection_id, users)
+    await _handle(communication, on_connected, event)
+    # Again (a redelivery, or the same connection made again after a block): nothing new.
+    await _handle(communication, on_connected, dataclasses.replace(event, event_id=uuid.uuid4()))
+    [(conversation_id, match_id, participants, status)] = db.execute(
+        "SELECT id, match_id, participant_ids, status FROM conversations WHERE connection_id = %s",
+        (connection_id,),
+    ).fetchall()
+    assert (match_id, participants, status) == (None, users, "OPEN")
+    [(payload,)] = db.execute(
+        "SELECT convert_from(value, 'UTF8')::jsonb -> 'payload' FROM outbox"
+        " WHERE topic = 'conversation.created' AND key = %s",
+        (str(conversation_id),),
+    ).fetchall()
+    assert (payload["match_id"], payload["connection_id"]) == (None, str(connection_id))
+    body = await gql(
+        client,
+        "query($id: ID!) { conversation(id: $id) { connectionId matchId lastMessage { text } } }",
+        {"id": str(conversation_id)},
+        token=issuer.access_token(users[0]),
+    )
+    assert body["data"]["conversation"] == {
+        "connectionId": str(connection_id),
+        "matchId": None,
+        "lastMessage": {"text": service.CONNECTION_GREETING},
+    }
+
+
+async def test_a_recorded_block_refuses_sends_both_ways_until_unblocked(
+    communication: Served, client: httpx.AsyncClient, issuer: TokenIssuer
+) -> None:
+    pair = await open_pair(communication, issuer)
+    handler = HANDLERS[Topic.INTERACTION_RECORDED]
+    block = _recorded_event(pair.a, pair.b, "BLOCK", 1)
+    await _handle(communication, handler, block)
+    await _handle(communication, handler, dataclasses.replace(block, event_id=uuid.uuid4()))
+    assert error_codes(await send(client, pair, "hi")) == ["FORBIDDEN"]
+    assert error_codes(await send(client, pair, "hi", token=pair.token_b)) == ["FORBIDDEN"]
+    await _handle(communication, handler, _recorded_event(pair.a, pair.b, "UNBLOCK", 2))
+    # The older block arriving late changes nothing: the unblock stands.
+    await _handle(communication, handler, dataclasses.replace(block, event_id=uuid.uuid4()))
+    assert "errors" not in await send(client, pair, "hello again")

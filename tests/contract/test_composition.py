@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import graphql
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -127,3 +128,23 @@ def test_missing_sdl_file_is_a_clear_error(tmp_path: Path) -> None:
     result = run_compose("--config", config, "--out", tmp_path / "out.graphql")
     assert result.returncode == 2
     assert 'subgraph "b": cannot read SDL file' in result.stderr
+
+
+# grafbase dev 0.103 (the default engine) panics while composing a block-string
+# description this short ("capacity overflow" on `"""Why."""` and `"""When."""`), and the
+# gateway then never starts: say so here rather than in an end-to-end timeout.
+SHORTEST_DESCRIPTION = 8
+
+
+def test_no_description_is_short_enough_to_crash_the_engine() -> None:
+    document = graphql.parse((REPO_ROOT / "supergraph.graphql").read_text())
+    short: list[str] = []
+
+    class Descriptions(graphql.Visitor):
+        def enter(self, node: graphql.Node, *_: object) -> None:
+            description = getattr(node, "description", None)
+            if description is not None and len(description.value) < SHORTEST_DESCRIPTION:
+                short.append(description.value)
+
+    graphql.visit(document, Descriptions())
+    assert not short, f"descriptions of fewer than {SHORTEST_DESCRIPTION} characters: {short}"

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import jwt
 
+from kindred.events import Event
 from kindred.sdl import export, subgraph_sdl_files
+from kindred.topics import Topic
+from subgraphs.user.handlers import HANDLERS
 from subgraphs.user.security import TokenIssuer
+from tests.contract.conftest import Served
 from tests.support import error_codes, gql, register
 
 ENTITIES = """
@@ -112,3 +117,51 @@ async def test_health_checks_database_broker_and_cache(user_subgraph: httpx.Asyn
 
 def test_the_committed_sdl_file_exists_where_supergraph_yaml_says() -> None:
     assert subgraph_sdl_files()["user"] == Path("subgraphs/user/schema.graphql").resolve()
+
+
+async def _block(served: Served, actor: str, target: str, *, blocked: bool, version: int) -> None:
+    """`interaction.recorded` through the user subgraph's handler, in a unit of work."""
+    event = Event(
+        topic=Topic.INTERACTION_RECORDED,
+        aggregate_id=actor,
+        aggregate_version=version,
+        payload={
+            "actor_id": actor,
+            "target_id": target,
+            "kind": "BLOCK" if blocked else "UNBLOCK",
+            "version": version,
+            "blocked": blocked,
+            "pass_until": None,
+            "match_id": None,
+            "rating": None,
+            "occurred_at": datetime.now(UTC).isoformat(),
+        },
+    )
+    for _ in range(2):  # a repeat changes nothing
+        async with served.platform.db.unit_of_work() as uow:
+            await HANDLERS[Topic.INTERACTION_RECORDED](uow, event)
+            await uow.commit()
+
+
+async def test_a_block_hides_both_members_from_user_by_id_but_not_from_entities(
+    user_served: Served, user_subgraph: httpx.AsyncClient
+) -> None:
+    blocker = await register(user_subgraph, displayName="Blocker")
+    blocked = await register(user_subgraph, displayName="Blocked")
+    query = "query($id: ID!) { user(id: $id) { displayName } }"
+    await _block(user_served, blocker.id, blocked.id, blocked=True, version=1)
+    for caller, other in ((blocked, blocker), (blocker, blocked)):
+        body = await gql(user_subgraph, query, {"id": other.id}, token=caller.access_token)
+        assert error_codes(body) == ["NOT_FOUND"]
+        assert body["errors"][0]["message"] == "No such user."  # as for an unknown id
+    own = await gql(user_subgraph, query, {"id": blocker.id}, token=blocker.access_token)
+    assert own["data"]["user"] == {"displayName": "Blocker"}
+    # The gateway still resolves the blocked member in the blocker's own lists.
+    representations = [{"__typename": "User", "id": blocked.id}]
+    entities = await gql(
+        user_subgraph, ENTITIES, {"representations": representations}, token=blocker.access_token
+    )
+    assert entities["data"]["_entities"][0]["displayName"] == "Blocked"
+    await _block(user_served, blocker.id, blocked.id, blocked=False, version=2)
+    body = await gql(user_subgraph, query, {"id": blocker.id}, token=blocked.access_token)
+    assert body["data"]["user"] == {"displayName": "Blocker"}

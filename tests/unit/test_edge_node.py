@@ -1,4 +1,5 @@
-"""The gateway edge's own tests (router/edge/*.test.mjs), run with Node's test runner."""
+"""The gateway edge's own tests (router/edge/*.test.mjs: its document checks and what it
+makes of the engine's answers), run with Node's test runner."""
 
 from __future__ import annotations
 

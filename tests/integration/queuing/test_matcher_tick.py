@@ -16,6 +16,7 @@ from kindred.db import Database
 from kindred.events import Event
 from kindred.topics import Topic
 from subgraphs.queuing import matchmaking
+from subgraphs.queuing.handlers import on_interaction_recorded
 from subgraphs.queuing.saga import RetryPolicy
 
 POLICY = RetryPolicy(step_timeout_seconds=10, max_attempts=3)
@@ -120,6 +121,64 @@ async def test_excluded_and_suspended_members_are_not_matched(
     assert report.matches == 1
     [(user_ids,)] = _rows(matcher_db_url, "SELECT user_ids FROM matches")
     assert d in user_ids and c not in user_ids and {a, b} != set(user_ids)
+
+
+def _interaction(
+    actor: uuid.UUID,
+    target: uuid.UUID,
+    kind: str,
+    version: int,
+    *,
+    blocked: bool = False,
+    pass_until: datetime | None = None,
+) -> Event:
+    now = datetime.now(UTC)
+    return Event(
+        topic=Topic.INTERACTION_RECORDED,
+        aggregate_id=str(actor),
+        aggregate_version=version,
+        payload={
+            "actor_id": str(actor),
+            "target_id": str(target),
+            "kind": kind,
+            "version": version,
+            "blocked": blocked,
+            "pass_until": pass_until.isoformat() if pass_until else None,
+            "match_id": None,
+            "rating": None,
+            "occurred_at": now.isoformat(),
+        },
+    )
+
+
+async def _record(database: Database, *events: Event) -> None:
+    for event in events:
+        async with database.unit_of_work() as uow:
+            await on_interaction_recorded(uow, event)
+            await uow.commit()
+
+
+async def test_blocks_and_passes_keep_pairs_apart_in_version_order(
+    matcher_db: Database, matcher_db_url: str
+) -> None:
+    later = datetime.now(UTC) + timedelta(days=1)
+    a, b = _queue(matcher_db_url), _queue(matcher_db_url)
+    block = _interaction(a, b, "BLOCK", 1, blocked=True)
+    unblock = _interaction(a, b, "UNBLOCK", 2)
+    # The unblock first, then the older block late (and again): the unblock stands.
+    await _record(matcher_db, unblock, block, block)
+    assert _rows(
+        matcher_db_url,
+        "SELECT reason, until <= now(), version FROM pair_exclusions WHERE reason = 'BLOCK'",
+    ) == [("BLOCK", True, 2)]
+    # A pass keeps them apart for its window; the matcher leaves them in the queue.
+    await _record(matcher_db, _interaction(b, a, "PASS", 1, pass_until=later))
+    report = await matchmaking.tick(matcher_db, POLICY)
+    assert report.matches == 0 and report.queued == 2
+    # A like after the pass ends it (the latest reaction wins): now they meet.
+    await _record(matcher_db, _interaction(b, a, "LIKE", 2))
+    report = await matchmaking.tick(matcher_db, POLICY)
+    assert report.matches == 1
 
 
 async def test_two_matchers_at_once_never_match_a_person_twice(

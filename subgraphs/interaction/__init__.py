@@ -1,0 +1,1 @@
+"""The interaction subgraph: likes, passes, blocks and ratings between matched members."""

@@ -1,0 +1,1 @@
+"""The moderation subgraph: reports, cases, actions, standings, screening and appeals."""

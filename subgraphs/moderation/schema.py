@@ -1,0 +1,255 @@
+"""The moderation subgraph's GraphQL schema: reports, cases, actions, standings, appeals.
+
+Members report, read their own reports, standing and actions, and appeal. Reading cases
+and acting on them takes a token with the `moderator` role (FORBIDDEN otherwise).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import Enum
+from types import SimpleNamespace
+from typing import Annotated
+
+import strawberry
+
+from kindred.errors import NotFound
+from kindred.graphql import build_schema
+from kindred.ids import parse_id
+from kindred.pagination import After, Connection, First, connection, page_size
+from subgraphs.moderation import cases, service
+from subgraphs.moderation.types import (
+    Appeal,
+    AppealStatus,
+    CaseStatus,
+    Ctx,
+    ModerationAction,
+    ModerationActionKind,
+    ModerationCase,
+    Report,
+    ReportReason,
+    User,
+    moderator_id,
+    viewer_id,
+)
+
+CaseId = Annotated[strawberry.ID, strawberry.argument(description="The case.")]
+
+
+@strawberry.enum(
+    description="A moderator's decision on an appeal: UPHELD (the action stands) or "
+    "OVERTURNED (it is undone; a suspension or ban it put in force ends now)."
+)
+class AppealOutcome(Enum):
+    UPHELD = "UPHELD"
+    OVERTURNED = "OVERTURNED"
+
+
+async def _case(info: Ctx, case_id: uuid.UUID) -> ModerationCase:
+    async with info.context.platform.db.read() as conn:
+        [row] = await service.cases_by_id(conn, [case_id])
+    if row is None:
+        raise NotFound("No such case.", field="id")
+    return ModerationCase.from_row(row)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="The reports you filed, newest first, with where each case stands. "
+        "Nobody else's: there is no way to read another member's reports."
+    )
+    async def my_reports(
+        self, info: Ctx, first: First = None, after: After = None
+    ) -> Connection[Report]:
+        reporter = viewer_id(info)
+        size = page_size(first)
+        async with info.context.platform.db.read() as conn:
+            rows = await service.reports_of(conn, reporter_id=reporter, first=size, after=after)
+        return connection(
+            rows, first=size, node=Report.from_row, key=lambda row: (row.created_at, row.id)
+        )
+
+    @strawberry.field(description="Cases, most recently opened first; moderators only.")
+    async def moderation_cases(
+        self,
+        info: Ctx,
+        status: Annotated[
+            CaseStatus | None,
+            strawberry.argument(description="Only cases in this status."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[ModerationCase]:
+        moderator_id(info, what="read moderation cases")
+        size = page_size(first)
+        async with info.context.platform.db.read() as conn:
+            rows = await service.cases_list(
+                conn,
+                status=cases.CaseStatus(status.value) if status else None,
+                first=size,
+                after=after,
+            )
+        return connection(
+            rows,
+            first=size,
+            node=ModerationCase.from_row,
+            key=lambda row: (row.opened_at, row.id),
+        )
+
+    @strawberry.field(description="One case; moderators only.")
+    async def moderation_case(self, info: Ctx, id: CaseId) -> ModerationCase:
+        moderator_id(info, what="read moderation cases")
+        return await _case(info, parse_id(id))
+
+    @strawberry.field(description="Appeals, newest first; moderators only.")
+    async def moderation_appeals(
+        self,
+        info: Ctx,
+        status: Annotated[
+            AppealStatus | None,
+            strawberry.argument(description="Only appeals in this status."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[Appeal]:
+        moderator_id(info, what="read appeals")
+        size = page_size(first)
+        async with info.context.platform.db.read() as conn:
+            rows = await service.appeals_list(
+                conn,
+                status=cases.AppealStatus(status.value) if status else None,
+                first=size,
+                after=after,
+            )
+        return connection(
+            rows, first=size, node=Appeal.from_row, key=lambda row: (row.created_at, row.id)
+        )
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Reports a member to moderation; the report joins the member's open case. "
+        "Yourself, or OTHER without `details`, is BAD_USER_INPUT; an id that is no member "
+        "(unknown or deleted) is NOT_FOUND. A member may file a limited number of reports per "
+        "hour (RATE_LIMITED with `retryAfter` past it)."
+    )
+    async def report(
+        self,
+        info: Ctx,
+        user_id: Annotated[strawberry.ID, strawberry.argument(description="The member reported.")],
+        reason: Annotated[ReportReason, strawberry.argument(description="Why you report them.")],
+        details: Annotated[
+            str | None,
+            strawberry.argument(description="What happened (up to 1,000 characters)."),
+        ] = None,
+        conversation_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The conversation it happened in."),
+        ] = None,
+        message_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="The message reported.")
+        ] = None,
+    ) -> Report:
+        reporter = viewer_id(info)
+        platform = info.context.platform
+        reported = parse_id(user_id, field="userId")
+        report, case = await service.file_report(
+            platform.db,
+            platform.limiter,
+            service.report_limit(platform.settings),
+            reporter_id=reporter,
+            reported_user_id=reported,
+            reason=service.ReportReason(reason.value),
+            details=details,
+            conversation_id=(
+                parse_id(conversation_id, field="conversationId") if conversation_id else None
+            ),
+            message_id=parse_id(message_id, field="messageId") if message_id else None,
+        )
+        return Report.from_row(SimpleNamespace(**report.model_dump(), case_status=case.status))
+
+    @strawberry.mutation(
+        description="Appeals an action taken on you (a warning, suspension or ban), once: a "
+        "second appeal of it is CONFLICT. Someone else's action is NOT_FOUND."
+    )
+    async def appeal_action(
+        self,
+        info: Ctx,
+        action_id: Annotated[strawberry.ID, strawberry.argument(description="The action.")],
+        text: Annotated[
+            str,
+            strawberry.argument(description="Why it should be undone (up to 2,000 characters)."),
+        ],
+    ) -> Appeal:
+        member = viewer_id(info)
+        action_key = parse_id(action_id, field="actionId")
+        async with info.context.platform.db.session() as session, session.begin():
+            appeal = await service.appeal(session, action_id=action_key, user_id=member, text=text)
+        return Appeal.from_row(appeal)
+
+    @strawberry.mutation(
+        description="Takes an OPEN case into review (anything else is CONFLICT); moderators only."
+    )
+    async def start_case_review(self, info: Ctx, case_id: CaseId) -> ModerationCase:
+        moderator_id(info, what="review cases")
+        async with info.context.platform.db.session() as session, session.begin():
+            case = await service.start_review(session, case_id=parse_id(case_id, field="caseId"))
+        return ModerationCase.from_row(case)
+
+    @strawberry.mutation(
+        description="Closes an OPEN or IN_REVIEW case with an action (a closed case is "
+        "CONFLICT): WARN; SUSPEND until `until` (in the future, within a year); BAN; or "
+        "DISMISS. SUSPEND and BAN take effect at once everywhere; moderators only."
+    )
+    async def take_moderation_action(
+        self,
+        info: Ctx,
+        case_id: CaseId,
+        action: Annotated[ModerationActionKind, strawberry.argument(description="What to do.")],
+        reason: Annotated[
+            str, strawberry.argument(description="Why (the member sees it; 1 to 1,000 characters).")
+        ],
+        until: Annotated[
+            datetime | None,
+            strawberry.argument(description="When a SUSPEND ends; only for SUSPEND."),
+        ] = None,
+    ) -> ModerationAction:
+        moderator = moderator_id(info, what="act on cases")
+        async with info.context.platform.db.unit_of_work() as uow:
+            taken = await service.take_action(
+                uow,
+                case_id=parse_id(case_id, field="caseId"),
+                kind=cases.ActionKind(action.value),
+                until=until,
+                reason=reason,
+                moderator_id=moderator,
+            )
+            await uow.commit()
+        return ModerationAction.from_row(taken)
+
+    @strawberry.mutation(
+        description="Decides a PENDING appeal (a decided one is CONFLICT); OVERTURNED undoes "
+        "the action and ends a suspension or ban it put in force. Moderators only."
+    )
+    async def decide_appeal(
+        self,
+        info: Ctx,
+        appeal_id: Annotated[strawberry.ID, strawberry.argument(description="The appeal.")],
+        outcome: Annotated[AppealOutcome, strawberry.argument(description="The decision.")],
+    ) -> Appeal:
+        moderator = moderator_id(info, what="decide appeals")
+        async with info.context.platform.db.unit_of_work() as uow:
+            appeal = await service.decide_appeal(
+                uow,
+                appeal_id=parse_id(appeal_id, field="appealId"),
+                outcome=cases.AppealStatus(outcome.value),
+                moderator_id=moderator,
+            )
+            await uow.commit()
+        return Appeal.from_row(appeal)
+
+
+schema = build_schema(query=Query, mutation=Mutation, types=[User])
