@@ -23,6 +23,9 @@ SUBGRAPH_PORTS: dict[str, int] = {
 }
 GATEWAY_PORT = 4000
 
+# Known to everyone who reads this file: fit for `make dev` only (compose.yaml requires a real one).
+DEV_STRIPE_WEBHOOK_SECRET = "whsec_kindred_dev_only"
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -99,6 +102,12 @@ class Settings:
     report_window_seconds: float
     # Terms moderation screens messages and bios for, comma-separated; None: its defaults.
     screening_terms: str | None
+    # The matcher caps a member's maximum distance at this unless they hold WIDER_DISTANCE.
+    free_max_distance_km: int
+    # The payment provider's webhook (Stripe's scheme): the signing secret, and how far a
+    # signature's timestamp may be from now (older deliveries are refused as replays).
+    stripe_webhook_secret: str
+    stripe_webhook_tolerance_seconds: int
 
     @property
     def database_name(self) -> str:
@@ -156,6 +165,12 @@ def load_settings(subgraph: str) -> Settings:
         report_limit=int(_env("KINDRED_REPORT_LIMIT", "10")),
         report_window_seconds=float(_env("KINDRED_REPORT_WINDOW_SECONDS", "3600")),
         screening_terms=os.environ.get("KINDRED_SCREENING_TERMS") or None,
+        free_max_distance_km=int(_env("KINDRED_FREE_MAX_DISTANCE_KM", "100")),
+        # The dev default lets `make dev` and the tests sign events; production sets its own.
+        stripe_webhook_secret=_env("KINDRED_STRIPE_WEBHOOK_SECRET", DEV_STRIPE_WEBHOOK_SECRET),
+        stripe_webhook_tolerance_seconds=int(
+            _env("KINDRED_STRIPE_WEBHOOK_TOLERANCE_SECONDS", "300")
+        ),
         # A stable consumer-group member id: a restarted process rejoins at once.
         instance_id=_env("KINDRED_INSTANCE_ID", f"{subgraph}-{socket.gethostname()}-{port}"),
     )

@@ -22,7 +22,9 @@ async def matcher(platform: Platform) -> None:
     policy = retry_policy(platform)
     await every(
         platform.settings.match_interval_seconds,
-        lambda: matchmaking.tick(platform.db, policy),
+        lambda: matchmaking.tick(
+            platform.db, policy, free_max_distance_km=platform.settings.free_max_distance_km
+        ),
         name="matcher",
     )
 

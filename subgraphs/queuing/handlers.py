@@ -79,4 +79,6 @@ HANDLERS: dict[str, Handler] = {
     Topic.NOTIFICATION_CREATED: on_notification_created,
     Topic.USER_SUSPENDED: on_user_suspended,
     Topic.USER_REINSTATED: member_state.on_user_reinstated,
+    # Premium widens the matcher's distance limit (the `entitlements` read model).
+    Topic.SUBSCRIPTION_CHANGED: member_state.on_subscription_changed,
 }

@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 import kindred.failpoints as failpoints
 from kindred.db import Database
+from kindred.member_state import Entitlement
 from subgraphs.queuing import events, matching, saga
 from subgraphs.queuing.models import Match, QueueEntry
 
@@ -28,12 +29,16 @@ log = logging.getLogger(__name__)
 
 # Any constant works, as long as every replica uses the same one.
 MATCHER_LOCK_ID = 0x6B696E6472656400  # "kindred\0"
+# KINDRED_FREE_MAX_DISTANCE_KM's default: the farthest a member without WIDER_DISTANCE matches.
+DEFAULT_FREE_MAX_DISTANCE_KM = 100
 
 # The queue as one row of columns (element i of every array is member i): a column per
 # attribute costs a fraction of a row per member. List-valued attributes come flattened,
 # with each member's count alongside. Age and waited seconds are counted here, on the
 # tick's date and clock: a birthday not reached yet this year takes one off (29 February
-# counts on 1 March, as in kindred.calendar.age_on).
+# counts on 1 March, as in kindred.calendar.age_on). A member's maximum distance is capped
+# at the free limit unless WIDER_DISTANCE is in force for them (the `entitlements` read
+# model, fed by `subscription.changed`; it lapses by itself at its `until`).
 _MATCHABLE = text(
     """
     WITH matchable AS MATERIALIZED (
@@ -41,7 +46,14 @@ _MATCHABLE = text(
                :year - date_part('year', c.birthdate)::int
                  - (to_char(c.birthdate, 'MMDD') > :month_day)::int AS age,
                c.gender, c.latitude, c.longitude, c.interests, c.languages, c.min_age,
-               c.max_age, c.genders_sought, c.max_distance_km,
+               c.max_age, c.genders_sought,
+               CASE WHEN EXISTS (
+                   SELECT 1 FROM entitlements e
+                   WHERE e.user_id = q.user_id AND :wider_distance = ANY(e.names)
+                     AND (e.until IS NULL OR e.until > :now))
+                 THEN c.max_distance_km
+                 ELSE LEAST(c.max_distance_km, :free_max_distance_km)
+               END AS max_distance_km,
                date_part('epoch', :now - q.joined_at) AS waited_seconds
         FROM queue_entries q
         JOIN profile_copies c ON c.user_id = q.user_id
@@ -113,9 +125,16 @@ def _snapshot(columns: Row[Any]) -> matching.QueueSnapshot:
     )
 
 
-def _matchable_parameters(now: datetime) -> dict[str, Any]:
-    """What `_MATCHABLE` counts ages and waits from: the tick's clock and calendar date."""
-    return {"now": now, "year": now.year, "month_day": f"{now:%m%d}"}
+def _matchable_parameters(now: datetime, free_max_distance_km: int) -> dict[str, Any]:
+    """What `_MATCHABLE` counts ages and waits from (the tick's clock and calendar date),
+    and the distance cap of members without WIDER_DISTANCE."""
+    return {
+        "now": now,
+        "year": now.year,
+        "month_day": f"{now:%m%d}",
+        "free_max_distance_km": free_max_distance_km,
+        "wider_distance": Entitlement.WIDER_DISTANCE.value,
+    }
 
 
 async def _take_from_queue(
@@ -190,8 +209,14 @@ async def _persist(
     )
 
 
-async def tick(db: Database, policy: saga.RetryPolicy) -> TickReport:
-    """Matches who can be matched now, in one transaction; every match starts its saga."""
+async def tick(
+    db: Database,
+    policy: saga.RetryPolicy,
+    *,
+    free_max_distance_km: int = DEFAULT_FREE_MAX_DISTANCE_KM,
+) -> TickReport:
+    """Matches who can be matched now, in one transaction; every match starts its saga.
+    Members without WIDER_DISTANCE match within `free_max_distance_km` at most."""
     started = time.perf_counter()
     async with db.unit_of_work() as uow:
         session = uow.session
@@ -200,7 +225,9 @@ async def tick(db: Database, policy: saga.RetryPolicy) -> TickReport:
             return TickReport(ran=False)
         now = datetime.now(UTC)
         connection = await session.connection()
-        columns = (await connection.execute(_MATCHABLE, _matchable_parameters(now))).one()
+        columns = (
+            await connection.execute(_MATCHABLE, _matchable_parameters(now, free_max_distance_km))
+        ).one()
         excluded = [
             frozenset(pair) for pair in (await connection.execute(_EXCLUDED, {"now": now})).all()
         ]

@@ -18,6 +18,7 @@ from kindred.settings import Settings
 from subgraphs.interaction.app import SUBGRAPH as INTERACTION
 from subgraphs.moderation.app import SUBGRAPH as MODERATION
 from subgraphs.queuing.app import SUBGRAPH as QUEUING
+from subgraphs.subscription.app import SUBGRAPH as SUBSCRIPTION
 from subgraphs.user.app import SUBGRAPH as USER
 from subgraphs.user.security import TokenIssuer, load_or_create_signing_key
 from tests.support import settings_for
@@ -133,5 +134,23 @@ async def moderation_served(
 ) -> AsyncIterator[Served]:
     async with serve_trusting(
         MODERATION, infra=infra, data_dir=contract_data_dir, issuer=issuer
+    ) as served:
+        yield served
+
+
+# The contract tests' webhook signing secret (not the dev default, to show it is the one used).
+STRIPE_TEST_SECRET = "whsec_contract_tests"
+
+
+@pytest.fixture(scope="session")
+async def subscription_served(
+    infra: Any, contract_data_dir: Path, issuer: TokenIssuer
+) -> AsyncIterator[Served]:
+    async with serve_trusting(
+        SUBSCRIPTION,
+        infra=infra,
+        data_dir=contract_data_dir,
+        issuer=issuer,
+        stripe_webhook_secret=STRIPE_TEST_SECRET,
     ) as served:
         yield served

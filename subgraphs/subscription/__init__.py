@@ -1,0 +1,2 @@
+"""The subscription subgraph: plans, members' subscriptions and entitlements, and the
+payment provider's webhook."""
