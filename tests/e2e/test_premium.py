@@ -16,9 +16,15 @@ import pytest
 from kindred.devstack.stack import Stack
 from kindred.settings import load_settings
 from kindred.topics import Topic
-from tests.matchmaking_support import join_queue, matchable_member, secluded_spot
-from tests.support import Member, error_codes, eventually, gql
-from tests.support_stripe import StripeStub, subscription_event
+from tests.e2e.conftest import wait_for_consumer
+from tests.matchmaking_support import (
+    join_queue,
+    matchable_member,
+    put_match_created,
+    secluded_spot,
+)
+from tests.support import Member, error_codes, eventually, gql, register
+from tests.support_stripe import StripeStub, charge_refunded, subscription_event
 
 CURRENT_MATCH = "{ me { currentMatch { id participants { id } } } }"
 MINE = "{ me { entitlements subscription { plan status version } } }"
@@ -154,3 +160,52 @@ async def test_premium_members_match_across_a_distance_the_free_plan_does_not_re
         body = await gql(gateway, MINE, token=someone.access_token)
         assert body["data"]["me"]["subscription"]["plan"] == "PREMIUM"
         assert changes_published(subscription_db, someone) == 1
+
+
+LIKE = "mutation($u: ID!) { like(userId: $u) { reaction } }"
+LIKED_BY = "{ me { likedByCount likedBy { edges { node { user { id displayName } } } } } }"
+
+
+async def test_premium_shows_who_liked_you_and_a_refund_hides_it_again(
+    stack: Stack, gateway: httpx.AsyncClient, provider: StripeStub
+) -> None:
+    wait_for_consumer(stack, "interaction")
+    ann = await register(gateway, displayName="Ann")
+    bob = await register(gateway, displayName="Bob")
+    await put_match_created(stack.kafka_bootstrap, [ann.id, bob.id])
+    liked = await eventually(
+        lambda: gql(gateway, LIKE, {"u": ann.id}, token=bob.access_token),
+        lambda answer: "errors" not in answer,
+        within=30,
+        what="Bob's like, once interaction knows the match",
+    )
+    assert liked["data"]["like"]["reaction"] == "LIKE"
+
+    # Free: the count, but not who.
+    free = await gql(gateway, LIKED_BY, token=ann.access_token)
+    assert error_codes(free) == ["FORBIDDEN"]
+    count = await gql(gateway, "{ me { likedByCount } }", token=ann.access_token)
+    assert count["data"]["me"]["likedByCount"] == 1
+
+    premium = subscription_event(
+        "created", user_id=ann.id, subscription_id=f"sub_{uuid.uuid4().hex[:14]}"
+    )
+    assert (await provider.send(premium)).json()["outcome"] == "APPLIED"
+    shown = await eventually(
+        lambda: gql(gateway, LIKED_BY, token=ann.access_token),
+        lambda answer: "errors" not in answer,
+        within=30,
+        what="likedBy once interaction hears of the subscription",
+    )
+    edges = shown["data"]["me"]["likedBy"]["edges"]
+    assert [edge["node"]["user"] for edge in edges] == [{"id": bob.id, "displayName": "Bob"}]
+
+    # A full refund ends the entitlement at once, in interaction too.
+    refund = charge_refunded(customer=premium["data"]["object"]["customer"], user_id=ann.id)
+    assert (await provider.send(refund)).json()["outcome"] == "APPLIED"
+    await eventually(
+        lambda: gql(gateway, LIKED_BY, token=ann.access_token),
+        lambda answer: error_codes(answer) == ["FORBIDDEN"],
+        within=30,
+        what="likedBy refused after the refund",
+    )
