@@ -39,6 +39,7 @@ dev: install
 compose: install
 	@$(PY) -m kindred.sdl
 	@node router/compose.mjs
+	@cp router/router.yaml supergraph.graphql deploy/kubernetes/base/router/
 
 check-compose: install
 	@$(PY) -m kindred.sdl --check

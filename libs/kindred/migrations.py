@@ -7,6 +7,8 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, pool, text
 
 from kindred.db import driver_url
@@ -27,6 +29,18 @@ def alembic_config(database_url: str, migrations_dir: Path) -> Config:
 def upgrade(database_url: str, migrations_dir: Path, revision: str = "head") -> None:
     """Brings the database up to `revision`; safe to run from several processes at once."""
     command.upgrade(alembic_config(database_url, migrations_dir), revision)
+
+
+def is_current(database_url: str, migrations_dir: Path) -> bool:
+    """Whether the database is at the newest revision of `migrations_dir` (no DDL run)."""
+    heads = set(ScriptDirectory.from_config(alembic_config(database_url, migrations_dir)).get_heads())
+    engine = create_engine(driver_url(database_url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    return current == heads
 
 
 def run_env() -> None:

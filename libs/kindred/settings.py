@@ -73,6 +73,11 @@ class Settings:
     refresh_token_ttl_seconds: int
     jwt_issuer: str
     jwt_private_key_path: Path
+    # Create the signing key when it is missing (`make dev`); off where it comes from a
+    # Secret, so a replica without it fails instead of signing with a key of its own.
+    jwt_create_key: bool
+    # A PEM file of public keys published in the JWKS besides the signing key's (rotation).
+    jwt_published_keys_path: Path | None
     # Also the event latency on the embedded broker, which does not answer a waiting fetch
     # early; shorter waits cost idle CPU in every consumer and in the broker.
     consumer_fetch_max_wait_ms: int
@@ -135,6 +140,12 @@ def load_settings(subgraph: str) -> Settings:
         jwt_issuer=_env("KINDRED_JWT_ISSUER", "kindred-user"),
         jwt_private_key_path=Path(
             _env("KINDRED_JWT_PRIVATE_KEY_PATH", str(data_dir / "keys" / "jwt-signing.pem"))
+        ),
+        jwt_create_key=_env_flag("KINDRED_JWT_CREATE_KEY", True),
+        jwt_published_keys_path=(
+            Path(os.environ["KINDRED_JWT_PUBLISHED_KEYS_PATH"])
+            if os.environ.get("KINDRED_JWT_PUBLISHED_KEYS_PATH")
+            else None
         ),
         consumer_fetch_max_wait_ms=int(_env("KINDRED_CONSUMER_FETCH_MAX_WAIT_MS", "50")),
         # Connections kept open. Requests beyond it wait for one: overflow connections

@@ -14,15 +14,20 @@ from kindred.auth import TokenVerifier
 from kindred.settings import Settings
 from subgraphs.user.handlers import HANDLERS
 from subgraphs.user.schema import UserState, schema
-from subgraphs.user.security import TokenIssuer, load_or_create_signing_key
+from subgraphs.user.security import (
+    TokenIssuer,
+    load_or_create_signing_key,
+    load_published_keys,
+)
 from subgraphs.user.service import SignInLimits
 
 
 def token_issuer(settings: Settings) -> TokenIssuer:
     return TokenIssuer(
-        load_or_create_signing_key(settings.jwt_private_key_path),
+        load_or_create_signing_key(settings.jwt_private_key_path, create=settings.jwt_create_key),
         issuer=settings.jwt_issuer,
         ttl_seconds=settings.access_token_ttl_seconds,
+        published=load_published_keys(settings.jwt_published_keys_path),
     )
 
 

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -47,13 +48,19 @@ def hash_refresh_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def load_or_create_signing_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    """The P-256 signing key at `path`, created (readable by its owner only) if missing."""
+def load_or_create_signing_key(path: Path, *, create: bool = True) -> ec.EllipticCurvePrivateKey:
+    """The P-256 signing key at `path`, created (readable by its owner only) if missing and
+    `create`; without `create` (the key comes from a Secret) a missing key is an error."""
     if path.exists():
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise ValueError(f"{path.name} is not an EC private key")
         return key
+    if not create:
+        raise FileNotFoundError(
+            f"the JWT signing key {path} is missing (KINDRED_JWT_CREATE_KEY=0: "
+            "every replica must sign with the key from the Secret, none may make its own)"
+        )
     key = ec.generate_private_key(ec.SECP256R1())
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = key.private_bytes(
@@ -67,26 +74,68 @@ def load_or_create_signing_key(path: Path) -> ec.EllipticCurvePrivateKey:
     return key
 
 
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", re.DOTALL)
+
+
+def load_published_keys(path: Path | None) -> list[ec.EllipticCurvePublicKey]:
+    """The P-256 keys in a PEM file besides the signing key, published in the JWKS (the
+    previous key until its tokens expire, the next one before replicas sign with it).
+    A private key counts as its public half; a missing file or no path means none."""
+    if path is None or not path.exists():
+        return []
+    keys = []
+    for block in _PEM_BLOCK.finditer(path.read_bytes()):
+        pem = block.group(0)
+        if b"PRIVATE" in block.group(1):
+            private = serialization.load_pem_private_key(pem, password=None)
+            public = private.public_key()
+        else:
+            public = serialization.load_pem_public_key(pem)
+        if not isinstance(public, ec.EllipticCurvePublicKey) or public.curve.name != "secp256r1":
+            raise ValueError(f"{path.name}: every published key must be a P-256 (EC) key")
+        keys.append(public)
+    return keys
+
+
 def _b64(number: int) -> str:
     return base64.urlsafe_b64encode(number.to_bytes(32, "big")).rstrip(b"=").decode()
 
 
-class TokenIssuer:
-    """Signs access tokens and publishes the matching public key as a JWKS."""
+def public_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
+    """The key as a JWK, its RFC 7638 thumbprint as the key id (a rotated key gets a new id)."""
+    numbers = key.public_numbers()
+    jwk = {"kty": "EC", "crv": "P-256", "x": _b64(numbers.x), "y": _b64(numbers.y)}
+    canonical = json.dumps(jwk, sort_keys=True, separators=(",", ":"))
+    kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest())
+    return {**jwk, "kid": kid.rstrip(b"=").decode(), "use": "sig", "alg": ALGORITHM}
 
-    def __init__(self, key: ec.EllipticCurvePrivateKey, *, issuer: str, ttl_seconds: int) -> None:
+
+class TokenIssuer:
+    """Signs access tokens and publishes the matching public key as a JWKS, with any
+    `published` keys (rotation: the previous key until its tokens expire, the next key)."""
+
+    def __init__(
+        self,
+        key: ec.EllipticCurvePrivateKey,
+        *,
+        issuer: str,
+        ttl_seconds: int,
+        published: Sequence[ec.EllipticCurvePublicKey] = (),
+    ) -> None:
         self._key = key
         self.issuer = issuer
         self.ttl_seconds = ttl_seconds
-        numbers = key.public_key().public_numbers()
-        self._public_jwk = {"kty": "EC", "crv": "P-256", "x": _b64(numbers.x), "y": _b64(numbers.y)}
-        # RFC 7638 thumbprint as the key id, so a rotated key gets a new id.
-        canonical = json.dumps(self._public_jwk, sort_keys=True, separators=(",", ":"))
-        self.kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest())
-        self.kid_str = self.kid.rstrip(b"=").decode()
+        signing = public_jwk(key.public_key())
+        self.kid_str = signing["kid"]
+        self._keys = [signing]
+        for public in published:
+            jwk = public_jwk(public)
+            if all(jwk["kid"] != known["kid"] for known in self._keys):
+                self._keys.append(jwk)
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [{**self._public_jwk, "kid": self.kid_str, "use": "sig", "alg": ALGORITHM}]}
+        """The signing key first, then the published ones."""
+        return {"keys": [dict(jwk) for jwk in self._keys]}
 
     def access_token(
         self, user_id: uuid.UUID, now: datetime | None = None, *, roles: Sequence[str] = ()
