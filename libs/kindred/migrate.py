@@ -47,7 +47,9 @@ def main(argv: list[str]) -> int:
     if wait:
         argv = argv[1:]
     if not argv:
-        print("usage: python -m kindred.migrate [--wait] <subgraph> [<subgraph> …]", file=sys.stderr)
+        print(
+            "usage: python -m kindred.migrate [--wait] <subgraph> [<subgraph> …]", file=sys.stderr
+        )
         return 2
     if wait:
         for subgraph in argv:

@@ -33,7 +33,9 @@ def upgrade(database_url: str, migrations_dir: Path, revision: str = "head") -> 
 
 def is_current(database_url: str, migrations_dir: Path) -> bool:
     """Whether the database is at the newest revision of `migrations_dir` (no DDL run)."""
-    heads = set(ScriptDirectory.from_config(alembic_config(database_url, migrations_dir)).get_heads())
+    heads = set(
+        ScriptDirectory.from_config(alembic_config(database_url, migrations_dir)).get_heads()
+    )
     engine = create_engine(driver_url(database_url), poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:
