@@ -31,10 +31,12 @@ def test_wait_returns_once_the_database_is_migrated(
     assert not is_current(url, directory)
 
     done = threading.Event()
-    waiter = threading.Thread(
-        target=lambda: (wait_until_current("notification", poll_seconds=0.1), done.set()),
-        daemon=True,
-    )
+
+    def wait() -> None:
+        wait_until_current("notification", poll_seconds=0.1)
+        done.set()
+
+    waiter = threading.Thread(target=wait, daemon=True)
     waiter.start()
     time.sleep(0.5)
     assert not done.is_set(), "--wait returned before the database was migrated"
