@@ -110,6 +110,7 @@ class Metrics:
             registry=self.registry,
         ).labels(subgraph)
         self._measured: dict[tuple[str, str], _Measured] = {}
+        self._overflow: dict[tuple[str, str], _Measured] = {}  # the "other" of each type
         self._error_children: dict[str, Counter] = {}
         self.platform = _PlatformCollector(subgraph)
         self.registry.register(self.platform)
@@ -128,12 +129,14 @@ class Metrics:
 
     def _measure(self, key: tuple[str, str]) -> _Measured:
         operation_type, name = key
-        name = name[:MAX_OPERATION_NAME]
-        if len(self._measured) >= MAX_OPERATIONS:
-            name = OTHER
-        labels = (self.subgraph, operation_type, name)
+        full = len(self._measured) >= MAX_OPERATIONS
+        if full and (operation_type, OTHER) in self._overflow:
+            return self._overflow[operation_type, OTHER]
+        labels = (self.subgraph, operation_type, OTHER if full else name[:MAX_OPERATION_NAME])
         measured = _Measured(self._requests.labels(*labels), self._latency.labels(*labels))
-        if len(self._measured) < MAX_OPERATIONS:
+        if full:
+            self._overflow[operation_type, OTHER] = measured
+        else:
             self._measured[key] = measured
         return measured
 
