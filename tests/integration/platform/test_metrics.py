@@ -143,10 +143,10 @@ async def test_consumer_lag_per_partition_events_handled_and_dead_letters(
         await send(event(topic, "b", poison=True))
         await eventually(
             lambda: scrape(metrics),
-            lambda samples: samples.get(lag) == 0
-            and samples.get(
-                ("kindred_consumer_dead_letters_total", (("topic", topic),))
-            ) == 1,
+            lambda samples: (
+                samples.get(lag) == 0
+                and samples.get(("kindred_consumer_dead_letters_total", (("topic", topic),))) == 1
+            ),
             what="the first two events handled",
         )
         # One held in its handler, three behind it: none committed yet.
@@ -167,4 +167,3 @@ async def test_consumer_lag_per_partition_events_handled_and_dead_letters(
     assert handled("applied") == 5
     assert handled("dead_lettered") == 1
     assert handled("duplicate") == 0
-
