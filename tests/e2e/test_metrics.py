@@ -5,12 +5,14 @@ its lag for each partition it was assigned."""
 from __future__ import annotations
 
 import importlib
+import uuid
 from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from kindred.devstack.stack import Stack
+from tests.communication_support import subscription
 from tests.e2e.conftest import wait_for_consumer
 from tests.support import eventually, register
 
@@ -93,3 +95,27 @@ async def test_every_consuming_subgraph_shows_its_lag_per_assigned_partition(
         assert set(lag) <= set(handlers), (subgraph, lag)
         assert all(value >= 0 for value in lag.values()), (subgraph, lag)
         assert samples["kindred_outbox_stats_up", ()] == 1, subgraph
+
+
+async def test_an_operation_over_websocket_counts_as_started(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    member = await register(gateway, displayName="Metrics")
+    before = await scrape(stack, "communication")
+
+    async with subscription(
+        f"{stack.subgraph_url('communication')}/graphql",
+        "subscription($c: ID!) { typing(conversationId: $c) { at } }",
+        {"c": str(uuid.uuid4())},
+        token=member.access_token,
+    ) as live:
+        answer = await live.next()
+        assert answer["errors"][0]["extensions"]["code"] == "NOT_FOUND", answer
+
+    after = await eventually(
+        lambda: scrape(stack, "communication"),
+        lambda samples: total(samples, "kindred_graphql_subscriptions_active") == 0,
+        what="the subscription ended",
+    )
+    started = "kindred_graphql_subscriptions_started_total"
+    assert total(after, started) == total(before, started) + 1
