@@ -10,6 +10,7 @@ from bench import (
     gateway_vs_subgraph,
     match_to_notifications,
     matcher,
+    metrics_scrape,
     propagation_lag,
 )
 
@@ -24,6 +25,7 @@ def main() -> None:
         matcher,
         chat_latency,
         match_to_notifications,
+        metrics_scrape,
     ):
         print(f"\n=== {benchmark.NAME} ===", flush=True)
         benchmark.main([])

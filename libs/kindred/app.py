@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -29,11 +30,12 @@ from strawberry.types.graphql import OperationType
 from kindred import graphql_http
 from kindred.auth import TokenVerifier, bearer_token
 from kindred.context import RequestContext
-from kindred.errors import KindredError
-from kindred.graphql import Schema
+from kindred.errors import ErrorCode, KindredError
+from kindred.graphql import Schema, executed_operation
 from kindred.graphql_http import RequestError
 from kindred.kafka import Handler
 from kindred.limits import MAX_BODY_BYTES
+from kindred.metrics import NO_OPERATION, Metrics, serve_metrics
 from kindred.platform import Platform
 from kindred.realtime import Realtime
 from kindred.settings import Settings, load_settings
@@ -81,6 +83,14 @@ class _TransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
             return
         await super().handle_connection_init(message)
 
+    async def run_operation(self, operation: Any) -> None:
+        metrics = cast(_GraphQLView, self.view).metrics
+        metrics.subscription_started()
+        try:
+            await super().run_operation(operation)
+        finally:
+            metrics.subscription_ended()
+
 
 class _GraphQLView(GraphQL[RequestContext, None]):
     """GraphQL over HTTP (the spec's, see kindred.graphql_http), and over WebSocket
@@ -88,22 +98,29 @@ class _GraphQLView(GraphQL[RequestContext, None]):
 
     graphql_transport_ws_handler_class = _TransportWS
 
+    def __init__(self, schema: Schema, *, metrics: Metrics, **options: Any) -> None:
+        super().__init__(schema, **options)
+        self.metrics = metrics
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        started = time.perf_counter()
         try:
-            response = await self._answer(request)
+            response = await self._answer(request, started)
         except RequestError as error:
             response = graphql_http.refusal(error, request.headers.get("accept"))
+            self.metrics.error(error.code.value)
+            self.metrics.request(NO_OPERATION, None, time.perf_counter() - started)
         await response(scope, receive, send)
 
-    async def _answer(self, request: Request) -> Response:
+    async def _answer(self, request: Request, started: float) -> Response:
         accept = request.headers.get("accept")
         if request.method == "GET":
             if graphql_http.wants_ide(request.query_params, accept):
-                return await self.render_graphql_ide(request)
+                return await self.render_graphql_ide(request)  # a page, not a request
             data = graphql_http.parse_get(request.query_params)
             allowed = _QUERIES
         elif request.method == "POST":
@@ -126,12 +143,19 @@ class _GraphQLView(GraphQL[RequestContext, None]):
         except InvalidOperationTypeError as error:
             raise graphql_http.refuse_operation_type(error.operation_type, request.method) from None
         except CannotGetOperationTypeError as error:
-            return graphql_http.respond(
-                graphql_http.unknown_operation(error.operation_name), media_type
-            )
-        return graphql_http.respond(
-            graphql_http.result_payload(result), media_type, encode=self.encode_json
-        )
+            payload = graphql_http.unknown_operation(error.operation_name)
+            self._measure(payload, started)
+            return graphql_http.respond(payload, media_type)
+        payload = graphql_http.result_payload(result)
+        self._measure(payload, started)
+        return graphql_http.respond(payload, media_type, encode=self.encode_json)
+
+    def _measure(self, payload: Mapping[str, Any], started: float) -> None:
+        """Counts the answer by its operation, and each of its errors by code."""
+        operation_type, operation_name = executed_operation() or (NO_OPERATION, None)
+        self.metrics.request(operation_type, operation_name, time.perf_counter() - started)
+        for error in payload.get("errors") or ():
+            self.metrics.error((error.get("extensions") or {}).get("code"))
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(_graphiql_html(self.graphql_ide))
@@ -173,8 +197,11 @@ class _BodyLimit:
     """Refuses request bodies over the limit with a GraphQL-shaped 413: at once when the
     Content-Length says so, or as soon as a body without one (chunked) outgrows it."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics | None = None, max_bytes: int = MAX_BODY_BYTES
+    ) -> None:
         self.app = app
+        self.metrics = metrics
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -215,9 +242,13 @@ class _BodyLimit:
                 return
             await self._refuse(accept, scope, receive, send)
 
-    @staticmethod
-    async def _refuse(accept: bytes | None, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(
+        self, accept: bytes | None, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         response = graphql_http.body_too_large(accept.decode("latin-1") if accept else None)
+        if self.metrics is not None:
+            self.metrics.error(ErrorCode.PAYLOAD_TOO_LARGE.value)
+            self.metrics.request(NO_OPERATION, None, 0.0)
         await response(scope, receive, send)
 
 
@@ -255,6 +286,7 @@ def create_app(subgraph: Subgraph, settings: Settings | None = None) -> Starlett
     """A Starlette app serving `subgraph`; starting it starts its platform."""
     settings = settings or load_settings(subgraph.name)
     setup_tracing(subgraph.name)
+    metrics = Metrics(subgraph.name)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -267,6 +299,12 @@ def create_app(subgraph: Subgraph, settings: Settings | None = None) -> Starlett
             state=state,
         )
         app.state.platform = platform
+        metrics.watch(
+            database=platform.db,
+            cache=platform.cache,
+            relay=platform.relay,
+            consumer=platform.consumer,
+        )
         # Connects to Redis only when first used (a subgraph without subscriptions never does).
         app.state.realtime = Realtime(settings.redis_url, namespace=settings.subgraph)
         await platform.start()
@@ -282,17 +320,21 @@ def create_app(subgraph: Subgraph, settings: Settings | None = None) -> Starlett
 
     graphql = _GraphQLView(
         subgraph.schema,
+        metrics=metrics,
         graphql_ide="graphiql",
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
-    return Starlette(
+    app = Starlette(
         routes=[
             # Every method reaches the view, which refuses the others with a JSON 405.
             Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             Route("/health", _health),
+            Route("/metrics", serve_metrics, methods=["GET"]),
             *subgraph.routes,
         ],
-        middleware=[Middleware(TracingMiddleware), Middleware(_BodyLimit)],
+        middleware=[Middleware(TracingMiddleware), Middleware(_BodyLimit, metrics=metrics)],
         lifespan=lifespan,
     )
+    app.state.metrics = metrics
+    return app

@@ -32,6 +32,9 @@ class Cache:
         self._retry_after = retry_after
         self._down_until = 0.0
         self._pending_invalidations: set[str] = set()
+        # Keys asked for and found, or not (a miss also while Redis is unreachable).
+        self.hits = 0
+        self.misses = 0
 
     def _key(self, key: str) -> str:
         return f"{self._namespace}:{key}"
@@ -54,17 +57,24 @@ class Cache:
     async def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         """The cached values of those `keys` that are cached."""
         keys = list(keys)
-        if not keys or not self.available:
+        if not keys:
+            return {}
+        if not self.available:
+            self.misses += len(keys)
             return {}
         try:
             await self._flush_pending_invalidations()
             values = await self._redis.mget([self._key(key) for key in keys])
         except (RedisError, OSError) as error:
             self._mark_down(error)
+            self.misses += len(keys)
             return {}
-        return {
+        found = {
             key: value for key, value in zip(keys, values, strict=True) if isinstance(value, bytes)
         }
+        self.hits += len(found)
+        self.misses += len(keys) - len(found)
+        return found
 
     async def add_many(self, items: Mapping[str, bytes]) -> None:
         """Caches values that are not cached yet (a reader's fill)."""

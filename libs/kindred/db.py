@@ -6,6 +6,7 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
@@ -37,6 +38,17 @@ def driver_url(url: str, driver: str = "psycopg") -> str:
 def _driver_sql(statement: Executable) -> str:
     """A statement as PostgreSQL SQL with `%(name)s` parameters, compiled once."""
     return str(statement.compile(dialect=postgresql.dialect()))  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStatus:
+    """How the database's connections are used now (for metrics)."""
+
+    size: int
+    checked_out: int
+    overflow: int
+    hot_reads_open: int
+    hot_reads_in_use: int
 
 
 class Database:
@@ -74,6 +86,16 @@ class Database:
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self)
 
+    def pool_status(self) -> PoolStatus:
+        pool: Any = self.engine.pool  # a QueuePool: size, checkedout, overflow
+        return PoolStatus(
+            size=pool.size(),
+            checked_out=pool.checkedout(),
+            overflow=pool.overflow(),
+            hot_reads_open=self._hot_reads.in_use + self._hot_reads.idle,
+            hot_reads_in_use=self._hot_reads.in_use,
+        )
+
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
@@ -94,17 +116,25 @@ class _HotReads:
         self._url = url
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._slots = asyncio.Semaphore(size)
+        self.in_use = 0
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         async with self._slots:
             connection = self._idle.pop() if self._idle else await self._connect()
+            self.in_use += 1
             try:
                 yield connection
             except BaseException:
                 # Perhaps cut off mid-protocol (a cancelled read): never reuse it.
                 await connection.close()
                 raise
+            finally:
+                self.in_use -= 1
             if connection.closed:
                 return
             self._idle.append(connection)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Iterable
+from contextvars import ContextVar
 from typing import Any
 
 import strawberry
@@ -111,6 +112,32 @@ class _SpecExecutionContext(ExecutionContext):
         return None
 
 
+# The execution context of the latest `Schema.execute` in this task, for metrics: the
+# parsed document is in it, so telling the operation costs no second parse.
+_execution: ContextVar[ExecutionContext | None] = ContextVar("kindred_execution", default=None)
+
+
+def executed_operation() -> tuple[str, str | None] | None:
+    """The type and name (None if anonymous) of the operation the latest `Schema.execute`
+    of this task ran or refused; None if its document did not parse or it named no
+    operation the document holds."""
+    execution = _execution.get()
+    document = execution.graphql_document if execution is not None else None
+    if execution is None or document is None:
+        return None
+    operations = [
+        definition
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+    ]
+    wanted = execution.operation_name
+    for operation in operations:
+        name = operation.name.value if operation.name is not None else None
+        if (wanted is None and len(operations) == 1) or (wanted is not None and name == wanted):
+            return operation.operation.value, name
+    return None
+
+
 class Schema(strawberry.federation.Schema):
     """A federation schema whose every error carries a typed `extensions.code`."""
 
@@ -124,7 +151,7 @@ class Schema(strawberry.federation.Schema):
         operation_name: str | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionContext:
-        return _SpecExecutionContext(
+        execution = _SpecExecutionContext(
             query=query,
             schema=self,
             allowed_operations=allowed_operation_types,
@@ -134,6 +161,8 @@ class Schema(strawberry.federation.Schema):
             provided_operation_name=operation_name,
             operation_extensions=operation_extensions,
         )
+        _execution.set(execution)
+        return execution
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         result = await super().execute(*args, **kwargs)

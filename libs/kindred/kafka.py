@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
@@ -83,11 +84,14 @@ async def claim_in_inbox(uow: UnitOfWork, consumer: str, event: Event) -> bool:
 
 
 class _AssignmentListener(ConsumerRebalanceListener):
-    def __init__(self, assigned: asyncio.Event) -> None:
+    def __init__(self, assigned: asyncio.Event, committed: dict[TopicPartition, int]) -> None:
         self._assigned = assigned
+        self._committed = committed
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         self._assigned.clear()
+        # Another member may commit these now: ask the group again when they come back.
+        self._committed.clear()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._assigned.set()
@@ -122,6 +126,11 @@ class EventConsumer:
         self._max_attempts = max_attempts
         self._retry_delay = retry_delay
         self.assigned = asyncio.Event()
+        # For metrics: events by (topic, outcome), dead letters by source topic, and the
+        # offsets this member committed (or read from the group) per partition.
+        self.handled: Counter[tuple[str, str]] = Counter()
+        self.dead_letters: Counter[str] = Counter()
+        self._committed: dict[TopicPartition, int] = {}
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=name,
@@ -134,7 +143,9 @@ class EventConsumer:
 
     async def start(self) -> None:
         await self._consumer.start()
-        self._consumer.subscribe(list(self._handlers), listener=_AssignmentListener(self.assigned))
+        self._consumer.subscribe(
+            list(self._handlers), listener=_AssignmentListener(self.assigned, self._committed)
+        )
 
     async def stop(self) -> None:
         await self._consumer.stop()
@@ -163,6 +174,7 @@ class EventConsumer:
         if last_done is not None:
             try:
                 await self._consumer.commit({partition: last_done + 1})
+                self._committed[partition] = last_done + 1
             except Exception as error:
                 # Redelivery after a failed commit is harmless: the inbox drops duplicates.
                 log.warning("%s: offset commit failed: %r", self.name, error)
@@ -182,7 +194,8 @@ class EventConsumer:
             handler = self._handlers[record.topic]
             for attempt in range(1, self._max_attempts + 1):
                 try:
-                    await self._apply(handler, event)
+                    applied = await self._apply(handler, event)
+                    self.handled[record.topic, "applied" if applied else "duplicate"] += 1
                     return
                 except Exception as error:
                     log.warning(
@@ -210,11 +223,14 @@ class EventConsumer:
             return False
         return True
 
-    async def _apply(self, handler: Handler, event: Event) -> None:
+    async def _apply(self, handler: Handler, event: Event) -> bool:
+        """Handles `event` once; False if the inbox says it already was."""
         async with self._database.unit_of_work() as uow:
-            if await claim_in_inbox(uow, self.name, event):
+            claimed = await claim_in_inbox(uow, self.name, event)
+            if claimed:
                 await handler(uow, event)
             await uow.commit()
+        return claimed
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: Exception) -> None:
         """Parks the message on `<topic>.dlq`; raises if even that fails, so it is retried."""
@@ -233,3 +249,25 @@ class EventConsumer:
             headers=headers,
         )
         await delivery
+        self.dead_letters[record.topic] += 1
+        self.handled[record.topic, "dead_lettered"] += 1
+
+    async def lag(self) -> dict[TopicPartition, int]:
+        """Per assigned partition: its end offset minus the group's committed offset
+        (partitions whose end is not known yet, before their first fetch, are left out)."""
+        lag: dict[TopicPartition, int] = {}
+        for partition in self._consumer.assignment():
+            end = self._consumer.highwater(partition)
+            if end is None:
+                continue
+            done = self._committed.get(partition)
+            if done is None and end > 0:
+                # Nothing committed by this member yet: ask the group (once; our commits
+                # keep it current); before the group's first commit the position stands in.
+                committed = await self._consumer.committed(partition)
+                if committed is None:
+                    done = await self._consumer.position(partition)
+                else:
+                    done = self._committed.setdefault(partition, committed)
+            lag[partition] = max(end - (done or 0), 0)
+        return lag

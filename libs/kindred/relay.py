@@ -38,6 +38,9 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wakeup = asyncio.Event()
+        # Events this process published, and gave up on (for metrics).
+        self.published = 0
+        self.failed = 0
 
     async def publish_pending(self) -> int:
         """Publishes one batch of pending rows in order; returns how many were sent.
@@ -69,13 +72,16 @@ class OutboxRelay:
                 row.last_error = repr(result)[:1000]
                 if isinstance(result, MessageSizeTooLargeError):
                     row.failed_at = now
+                    self.failed += 1
                     log.error("outbox: event %s can never be published: %r", row.event_id, result)
                 else:
                     unreachable = unreachable or result
+        sent = sum(result is None for result in results)
+        self.published += sent
         if unreachable is not None:
             log.warning("outbox: publishing failed, will retry: %r", unreachable)
             raise unreachable
-        return sum(result is None for result in results)
+        return sent
 
     async def _send_in_order(self, rows: Sequence[OutboxMessage]) -> list[BaseException | None]:
         """Queues every row (in order, so one key keeps its order), then awaits the acks."""
