@@ -19,9 +19,11 @@ $(PY_STAMP): requirements.lock pyproject.toml
 	@$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-$(NODE_STAMP): router/package.json router/package-lock.json
+$(NODE_STAMP): router/package.json router/package-lock.json $(wildcard router/graphiql/*.* router/graphiql/shims/*)
 	@echo "==> npm packages (router/) from package-lock.json"
 	@cd router && npm ci --no-audit --no-fund --loglevel=error
+	@echo "==> GraphiQL page (router/graphiql/dist/)"
+	@node router/graphiql/build.mjs
 	@touch $@
 
 # Browser and load generator for the tests and benchmarks (Debian packages).

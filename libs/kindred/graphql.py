@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, Iterable
 from contextvars import ContextVar
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError, OperationDefinitionNode
@@ -192,6 +193,27 @@ async def _classified(results: AsyncGenerator[Any, None]) -> AsyncGenerator[Any,
         await results.aclose()
 
 
+E = TypeVar("E", bound=Enum)
+
+
+def describe_values(enum: type[E], **descriptions: str) -> type[E]:
+    """Describes each value of a strawberry enum whose Python values must stay plain."""
+    definition = enum.__strawberry_definition__  # type: ignore[attr-defined]
+    names = {value.name for value in definition.values}
+    if names != set(descriptions):
+        raise ValueError(f"{definition.name}: describe exactly {sorted(names)}")
+    for value in definition.values:
+        value.description = descriptions[value.name]
+    return enum
+
+
+ROOT_DESCRIPTIONS = {
+    "query": "What can be read: start here to explore the graph.",
+    "mutation": "What can be changed; most operations need a signed-in member.",
+    "subscription": "Live updates over graphql-transport-ws on the same URL.",
+}
+
+
 def build_schema(
     *,
     query: type,
@@ -202,6 +224,10 @@ def build_schema(
     """A federation 2 schema with parse/validation caches and the limits of `kindred.limits`."""
     # Built once: the validation cache is keyed by the rule classes, which each limiter
     # instance creates anew. Factories give each request fresh extension objects.
+    for kind, root in (("query", query), ("mutation", mutation), ("subscription", subscription)):
+        definition = getattr(root, "__strawberry_definition__", None)
+        if definition is not None and not definition.description:
+            definition.description = ROOT_DESCRIPTIONS[kind]
     rules = limits.validation_rules()
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=1000),

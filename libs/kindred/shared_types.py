@@ -6,6 +6,8 @@ from enum import Enum
 
 import strawberry
 
+from kindred.graphql import describe_values
+
 # Every subgraph describes the `User` entity alike (composition warns otherwise).
 USER_DESCRIPTION = (
     "A member of Kindred. `email`, `birthdate`, `location` and `preferences` are the "
@@ -19,6 +21,15 @@ class Gender(Enum):
     MAN = "MAN"
     NON_BINARY = "NON_BINARY"
     OTHER = "OTHER"
+
+
+describe_values(
+    Gender,
+    WOMAN="Identifies as a woman.",
+    MAN="Identifies as a man.",
+    NON_BINARY="Identifies as non-binary.",
+    OTHER="Describes their gender otherwise.",
+)
 
 
 @strawberry.federation.type(shareable=True, description="A point on Earth, in decimal degrees.")

@@ -79,7 +79,7 @@ test("the edge adds the error to the engine's null data on the way to the client
     engine: { host: '127.0.0.1', port: enginePort, graphqlPath: '/graphql', wsUrl: `ws://127.0.0.1:${enginePort}/graphql` },
     checker,
     readiness: async () => true,
-    graphiql: async () => '',
+    graphiql: async () => new Map(),
   });
   const edgePort = await listening(edge);
   t.after(() => {

@@ -8,12 +8,13 @@
 //
 // --schema is the API schema clients see, as `node router/api_schema.mjs supergraph.graphql`
 // prints it (printed once beforehand: the edge then carries no composition library).
-// GET /graphql in a browser is GraphiQL; /healthcheck answers while the process is up,
-// /readiness once the engine answers its health check.
+// GET /graphql in a browser is GraphiQL (router/edge/graphiql.mjs); /healthcheck answers
+// while the process is up, /readiness once the engine answers its health check.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { buildSchema } from 'graphql';
 import { DocumentChecker } from './document.mjs';
+import { loadGraphiql } from './graphiql.mjs';
 import { createEdge } from './server.mjs';
 
 function parseArgs(argv) {
@@ -55,14 +56,12 @@ function probe(url) {
   });
 }
 
-// Loaded on the first visit only: the page is several MB the benchmarks never ask for.
-let graphiqlPage = null;
+// Read on the first visit only (the benchmarks never ask for it); a missing build is
+// said on the page and in the log, and every GraphQL request is served all the same.
+let graphiqlFiles = null;
 async function graphiql() {
-  if (graphiqlPage === null) {
-    const { renderGraphiQL } = await import('@graphql-yoga/render-graphiql');
-    graphiqlPage = renderGraphiQL({ title: 'Kindred', endpoint: '/graphql', subscriptionsProtocol: 'WS' });
-  }
-  return graphiqlPage;
+  graphiqlFiles ??= loadGraphiql();
+  return graphiqlFiles;
 }
 
 const options = parseArgs(process.argv.slice(2));

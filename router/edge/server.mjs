@@ -6,6 +6,7 @@ import http from 'node:http';
 import { GraphQLError, execute } from 'graphql';
 import { WebSocket, WebSocketServer } from 'ws';
 import { completeAnswer } from './answer.mjs';
+import { sendFile } from './graphiql.mjs';
 import { LIMITS } from './limits.mjs';
 import {
   GRAPHQL_RESPONSE,
@@ -106,7 +107,21 @@ function readBody(req) {
   });
 }
 
+// `graphiql()` gives the page and its files by path (router/edge/graphiql.mjs).
 export function createEdge({ engine, checker, readiness, graphiql }) {
+  async function sendGraphiql(req, res, pathname) {
+    let files;
+    try {
+      files = await graphiql();
+    } catch (error) {
+      console.error(`[edge] ${error.message}`);
+      throw new RequestError(503, 'SERVICE_UNAVAILABLE', error.message);
+    }
+    const file = files.get(pathname);
+    if (!file) throw new RequestError(404, 'NOT_FOUND', `Nothing is served at ${pathname}: GraphQL is at /graphql.`);
+    sendFile(req, res, file);
+  }
+
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
 
   function proxy(req, res, body, media) {
@@ -150,10 +165,7 @@ export function createEdge({ engine, checker, readiness, graphiql }) {
   async function graphqlRequest(req, res, url) {
     const accept = req.headers.accept ?? '';
     if (req.method === 'GET' && accept.includes('text/html') && !url.searchParams.has('query')) {
-      const page = await graphiql();
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(page) });
-      res.end(page);
-      return;
+      return sendGraphiql(req, res, url.pathname);
     }
     if (req.method === 'OPTIONS') {
       res.writeHead(204, CORS);
@@ -206,6 +218,9 @@ export function createEdge({ engine, checker, readiness, graphiql }) {
     const url = new URL(req.url, 'http://edge');
     try {
       if (url.pathname === '/graphql') return await graphqlRequest(req, res, url);
+      if (url.pathname.startsWith('/graphiql/') && (req.method === 'GET' || req.method === 'HEAD')) {
+        return await sendGraphiql(req, res, url.pathname);
+      }
       if (url.pathname === '/healthcheck') return send(res, 200, { status: 'ok' });
       if (url.pathname === '/readiness') {
         const ready = await readiness();

@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from kindred.context import RequestContext
 from kindred.errors import NotFound
+from kindred.graphql import describe_values
 from kindred.ids import parse_id
 from kindred.pagination import After, Connection, First, connection, page_size
 from kindred.shared_types import USER_DESCRIPTION
@@ -29,10 +30,24 @@ class ConversationStatus(Enum):
     CLOSED = "CLOSED"
 
 
+describe_values(
+    ConversationStatus,
+    OPEN="Takes new messages.",
+    CLOSED="Takes no more messages (the match ended or a member left).",
+)
+
+
 @strawberry.enum(description="Who wrote a message: a member (TEXT) or Kindred itself (SYSTEM).")
 class MessageKind(Enum):
     TEXT = "TEXT"
     SYSTEM = "SYSTEM"
+
+
+describe_values(
+    MessageKind,
+    TEXT="Written by a member.",
+    SYSTEM="Written by Kindred itself.",
+)
 
 
 def viewer_id(info: Ctx) -> uuid.UUID:

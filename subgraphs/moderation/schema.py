@@ -15,7 +15,7 @@ from typing import Annotated
 import strawberry
 
 from kindred.errors import NotFound
-from kindred.graphql import build_schema
+from kindred.graphql import build_schema, describe_values
 from kindred.ids import parse_id
 from kindred.pagination import After, Connection, First, connection, page_size
 from subgraphs.moderation import cases, service
@@ -44,6 +44,13 @@ CaseId = Annotated[strawberry.ID, strawberry.argument(description="The case.")]
 class AppealOutcome(Enum):
     UPHELD = "UPHELD"
     OVERTURNED = "OVERTURNED"
+
+
+describe_values(
+    AppealOutcome,
+    UPHELD="The action stands.",
+    OVERTURNED="The action is undone; a suspension or ban ends now.",
+)
 
 
 async def _case(info: Ctx, case_id: uuid.UUID) -> ModerationCase:

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from kindred.context import RequestContext
+from kindred.graphql import describe_values
 from kindred.ids import parse_id
 from kindred.pagination import After, Connection, First, connection, page_size
 from kindred.shared_types import USER_DESCRIPTION
@@ -26,12 +27,30 @@ strawberry.enum(
     description="Why a member is reported: HARASSMENT, HATE_SPEECH, SPAM, SCAM, "
     "INAPPROPRIATE_CONTENT, FAKE_PROFILE, UNDERAGE or OTHER (which needs `details`).",
 )
+describe_values(
+    service.ReportReason,
+    HARASSMENT="Bullying, threats or unwanted sexual attention.",
+    HATE_SPEECH="Attacks on a group or a person for who they are.",
+    SPAM="Unwanted advertising or repeated messages.",
+    SCAM="Attempts to get money or personal details by deceit.",
+    INAPPROPRIATE_CONTENT="Sexual, violent or otherwise unsuitable content.",
+    FAKE_PROFILE="Someone pretending to be who they are not.",
+    UNDERAGE="A member who seems to be under 18.",
+    OTHER="Anything else; `details` says what.",
+)
 ReportReason = service.ReportReason
 strawberry.enum(
     cases.CaseStatus,
     name="CaseStatus",
     description="Where a case is: OPEN (new evidence joins it), IN_REVIEW (a moderator is on "
     "it), ACTIONED (closed with a warning, suspension or ban) or DISMISSED (closed, no action).",
+)
+describe_values(
+    cases.CaseStatus,
+    OPEN="New; new reports and flags join it.",
+    IN_REVIEW="A moderator is looking at it.",
+    ACTIONED="Closed with a warning, a suspension or a ban.",
+    DISMISSED="Closed with no action on the member.",
 )
 CaseStatus = cases.CaseStatus
 strawberry.enum(
@@ -40,12 +59,25 @@ strawberry.enum(
     description="What a moderator decides: WARN, SUSPEND (until a time), BAN (indefinitely) "
     "or DISMISS (the case, with no action on the member).",
 )
+describe_values(
+    cases.ActionKind,
+    WARN="The member is warned; nothing else changes.",
+    SUSPEND="The member is suspended until a given time.",
+    BAN="The member is banned indefinitely.",
+    DISMISS="The case is closed with no action on the member.",
+)
 ModerationActionKind = cases.ActionKind
 strawberry.enum(
     cases.StandingStatus,
     name="StandingStatus",
     description="A member's standing: ACTIVE, SUSPENDED (until a time: no queue, no "
     "messages) or BANNED (no sign-in either).",
+)
+describe_values(
+    cases.StandingStatus,
+    ACTIVE="In good standing: no restriction.",
+    SUSPENDED="Until a time: no queue and no messages.",
+    BANNED="Indefinitely: no sign-in either.",
 )
 StandingStatus = cases.StandingStatus
 strawberry.enum(
@@ -54,11 +86,22 @@ strawberry.enum(
     description="An appeal: PENDING until a moderator decides, then UPHELD (the action "
     "stands) or OVERTURNED (it is undone).",
 )
+describe_values(
+    cases.AppealStatus,
+    PENDING="Waiting for a moderator to decide.",
+    UPHELD="Decided: the action stands.",
+    OVERTURNED="Decided: the action is undone.",
+)
 AppealStatus = cases.AppealStatus
 strawberry.enum(
     service.FlagSource,
     name="FlagSource",
     description="Where screening found the text: a MESSAGE the member sent, or their PROFILE_BIO.",
+)
+describe_values(
+    service.FlagSource,
+    MESSAGE="A chat message the member sent.",
+    PROFILE_BIO="The member's profile bio.",
 )
 FlagSource = service.FlagSource
 

@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from kindred.context import RequestContext
 from kindred.errors import BadUserInput, NotFound
-from kindred.graphql import build_schema
+from kindred.graphql import build_schema, describe_values
 from kindred.ids import parse_id
 from kindred.pagination import After, Connection, First, connection, page_size
 from kindred.shared_types import USER_DESCRIPTION
@@ -26,6 +26,12 @@ NotificationType = strawberry.enum(
     service.NotificationType,
     description="What a notification is about: MATCH_CREATED (a new match), MATCH_CANCELLED "
     "(a match could not be set up) or MESSAGE_RECEIVED (a message while you were away).",
+)
+describe_values(
+    NotificationType,
+    MATCH_CREATED="The matcher paired you with someone.",
+    MATCH_CANCELLED="A match could not be set up; you are back in the queue.",
+    MESSAGE_RECEIVED="A message arrived while you were away.",
 )
 
 

@@ -14,7 +14,7 @@ from kindred.calendar import age_on, today
 from kindred.context import RequestContext
 from kindred.entities import fetch_entities
 from kindred.errors import NotFound
-from kindred.graphql import build_schema
+from kindred.graphql import build_schema, describe_values
 from kindred.ids import parse_id
 from kindred.pagination import After, Connection, First, connection, page_size
 from kindred.shared_types import USER_DESCRIPTION, Gender, Location
@@ -33,6 +33,13 @@ MatchStatus = strawberry.enum(
     description="Where a match stands: PENDING while its conversation and notifications are "
     "set up, ACTIVE once they are, CANCELLED if that failed (both members went back to the "
     "queue), ENDED when a member went back to the queue.",
+)
+describe_values(
+    MatchStatus,
+    PENDING="Its conversation and notifications are being set up.",
+    ACTIVE="Set up: the two members can talk.",
+    CANCELLED="Setting it up failed; both members went back to the queue.",
+    ENDED="A member went back to the queue.",
 )
 
 

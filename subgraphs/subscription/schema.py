@@ -12,7 +12,7 @@ import strawberry
 from strawberry.types import Info
 
 from kindred.context import RequestContext
-from kindred.graphql import build_schema
+from kindred.graphql import build_schema, describe_values
 from kindred.shared_types import USER_DESCRIPTION
 from subgraphs.subscription import plans, service
 
@@ -22,6 +22,11 @@ Plan = strawberry.enum(
     plans.Plan,
     description="A plan a member can be on: FREE (everyone) or PREMIUM (paid through the "
     "payment provider).",
+)
+describe_values(
+    Plan,
+    FREE="Everyone's plan, at no cost.",
+    PREMIUM="The paid plan, through the payment provider.",
 )
 
 
@@ -37,11 +42,30 @@ class Entitlement(StrEnum):
     SEE_WHO_LIKED_YOU = plans.Entitlement.SEE_WHO_LIKED_YOU.value
 
 
+describe_values(
+    Entitlement,
+    WIDER_DISTANCE="Matching uses the member's own maximum distance, not the free cap.",
+    SEE_WHO_LIKED_YOU="The member sees who liked them.",
+)
+
+
 SubscriptionStatus = strawberry.enum(
     plans.SubscriptionStatus,
     description="The payment provider's status of the member's subscription: NONE (never "
     "subscribed), ACTIVE, TRIALING, PAST_DUE (a payment is being retried; the paid period "
     "still counts), CANCELED, UNPAID, INCOMPLETE, INCOMPLETE_EXPIRED or PAUSED.",
+)
+describe_values(
+    SubscriptionStatus,
+    NONE="The member never subscribed.",
+    ACTIVE="Paid and in force.",
+    TRIALING="In a free trial period.",
+    PAST_DUE="A payment is being retried; the paid period still counts.",
+    CANCELED="Ended by the member or the provider.",
+    UNPAID="Payments failed for good; not in force.",
+    INCOMPLETE="The first payment has not gone through yet.",
+    INCOMPLETE_EXPIRED="The first payment never went through.",
+    PAUSED="Paused by the provider; not in force.",
 )
 
 

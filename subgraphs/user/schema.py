@@ -15,7 +15,7 @@ from kindred import member_state
 from kindred.calendar import age_on, today
 from kindred.context import RequestContext
 from kindred.errors import BadUserInput, Forbidden, NotFound
-from kindred.graphql import build_schema
+from kindred.graphql import build_schema, describe_values
 from kindred.ids import parse_id
 from kindred.shared_types import USER_DESCRIPTION, Gender, Location
 from subgraphs.user import service
@@ -125,6 +125,14 @@ class DevicePlatform(Enum):
     IOS = "IOS"
     ANDROID = "ANDROID"
     WEB = "WEB"
+
+
+describe_values(
+    DevicePlatform,
+    IOS="An Apple device (APNs).",
+    ANDROID="An Android device (FCM).",
+    WEB="A browser (Web Push).",
+)
 
 
 @strawberry.type(description="A device that receives push notifications.")
@@ -282,7 +290,11 @@ class Query:
         description="A member by id; `NOT_FOUND` if there is none, or if either of you "
         "blocks the other (a block hides both people from each other)."
     )
-    async def user(self, info: Ctx, id: strawberry.ID) -> User:
+    async def user(
+        self,
+        info: Ctx,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The member's id.")],
+    ) -> User:
         caller = parse_id(info.context.require_identity().user_id)
         target = parse_id(id)
         if target != caller:
@@ -299,7 +311,13 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Creates an account and signs it in.")
-    async def register(self, info: Ctx, input: RegisterInput) -> AuthPayload:
+    async def register(
+        self,
+        info: Ctx,
+        input: Annotated[
+            RegisterInput, strawberry.argument(description="The new member's sign-in and profile.")
+        ],
+    ) -> AuthPayload:
         platform = info.context.platform
         async with platform.db.unit_of_work() as uow:
             account = await service.register(
@@ -323,7 +341,14 @@ class Mutation:
         description="Signs in with email and password. A banned member is `FORBIDDEN` "
         "(`extensions.reason` BANNED); a suspended one may sign in."
     )
-    async def login(self, info: Ctx, email: str, password: str) -> AuthPayload:
+    async def login(
+        self,
+        info: Ctx,
+        email: Annotated[
+            str, strawberry.argument(description="The address the member signed up with.")
+        ],
+        password: Annotated[str, strawberry.argument(description="The member's password.")],
+    ) -> AuthPayload:
         platform, state = info.context.platform, _state(info)
         account, refresh = await service.sign_in(
             platform.db,
@@ -340,7 +365,14 @@ class Mutation:
         description="Trades a refresh token for new tokens (it is single-use). A banned "
         "member is `FORBIDDEN` and the token stays unspent."
     )
-    async def refresh_token(self, info: Ctx, refresh_token: str) -> AuthPayload:
+    async def refresh_token(
+        self,
+        info: Ctx,
+        refresh_token: Annotated[
+            str,
+            strawberry.argument(description="The refresh token from the last sign-in or refresh."),
+        ],
+    ) -> AuthPayload:
         platform, state = info.context.platform, _state(info)
         user_id, refresh = await service.refresh_session(
             platform.db,
@@ -356,7 +388,13 @@ class Mutation:
         return await _sign_in(info, accounts[0], refresh)
 
     @strawberry.mutation(description="Revokes a refresh token; true even if it was already.")
-    async def logout(self, info: Ctx, refresh_token: str) -> bool:
+    async def logout(
+        self,
+        info: Ctx,
+        refresh_token: Annotated[
+            str, strawberry.argument(description="The refresh token of the session to end.")
+        ],
+    ) -> bool:
         async with info.context.platform.db.session() as session, session.begin():
             await service.revoke_refresh_token(session, token=refresh_token)
         return True
@@ -365,7 +403,19 @@ class Mutation:
         description="Changes the signed-in member's profile if it is still at "
         "`expectedVersion`; otherwise `CONFLICT` and nothing changes."
     )
-    async def update_profile(self, info: Ctx, input: ProfileInput, expected_version: int) -> User:
+    async def update_profile(
+        self,
+        info: Ctx,
+        input: Annotated[
+            ProfileInput,
+            strawberry.argument(
+                description="The fields to change; those left out stay as they are."
+            ),
+        ],
+        expected_version: Annotated[
+            int, strawberry.argument(description="The profile's version you last read.")
+        ],
+    ) -> User:
         identity = info.context.require_identity()
         platform = info.context.platform
         async with platform.db.unit_of_work() as uow:
@@ -381,7 +431,14 @@ class Mutation:
         return User.from_account(account)
 
     @strawberry.mutation(description="Registers a push token (idempotent: again is the same).")
-    async def register_device(self, info: Ctx, token: str, platform: DevicePlatform) -> Device:
+    async def register_device(
+        self,
+        info: Ctx,
+        token: Annotated[str, strawberry.argument(description="The device's push token.")],
+        platform: Annotated[
+            DevicePlatform, strawberry.argument(description="Where the push token comes from.")
+        ],
+    ) -> Device:
         identity = info.context.require_identity()
         async with info.context.platform.db.unit_of_work() as uow:
             row = await service.register_device(
