@@ -161,19 +161,26 @@ async def test_v1_errors_map_to_outcomes(
 # -- the worker against the stub -----------------------------------------------------------
 
 
+# A database of this module's own: the end-to-end stack's notification subgraph, running
+# in the same session, has a push worker that would lease these deliveries too.
+WORKER_DATABASE = f"fcm_worker_test_{uuid.uuid4().hex[:8]}"
+
+
 @pytest.fixture(scope="module")
 async def database(infra: Any) -> AsyncIterator[Database]:
-    create_databases(infra.postgres_url, ["notification_db"])
-    url = infra.database_url("notification_db")
+    create_databases(infra.postgres_url, [WORKER_DATABASE])
+    url = infra.database_url(WORKER_DATABASE)
     await asyncio.to_thread(upgrade, url, NOTIFICATION.migrations_dir)
     db = Database(url, pool_size=4)
     yield db
     await db.dispose()
+    with psycopg.connect(infra.database_url("postgres"), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{WORKER_DATABASE}" WITH (FORCE)')
 
 
 @pytest.fixture
 def db(infra: Any, database: Database) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(infra.database_url("notification_db"), autocommit=True) as connection:
+    with psycopg.connect(infra.database_url(WORKER_DATABASE), autocommit=True) as connection:
         yield connection
 
 
