@@ -72,6 +72,10 @@ class RequestContext:
             raise Unauthenticated("Sign in first: send `Authorization: Bearer <access token>`.")
         return self.identity
 
+    def caller_id(self) -> uuid.UUID:
+        """The signed-in caller's id, or `UNAUTHENTICATED`."""
+        return uuid.UUID(self.require_identity().user_id)
+
     def require_role(self, role: str, *, what: str) -> Identity:
         """The caller if their token carries staff `role`; `FORBIDDEN` (naming `what`) if not."""
         identity = self.require_identity()

@@ -140,10 +140,8 @@ class _HotReads:
             self._idle.append(connection)
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
-        # libpq knows `postgresql://` only, not SQLAlchemy's `postgresql+driver://`.
-        scheme, rest = self._url.split("://", 1)
-        url = f"{scheme.split('+', 1)[0]}://{rest}"
-        return await psycopg.AsyncConnection.connect(url, autocommit=True)
+        # The database's own URL, as the outbox relay's LISTEN connection uses it.
+        return await psycopg.AsyncConnection.connect(self._url, autocommit=True)
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []

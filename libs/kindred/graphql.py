@@ -9,7 +9,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 import strawberry
-from graphql import GraphQLError, OperationDefinitionNode
+from graphql import GraphQLError, get_operation_ast
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
@@ -103,14 +103,8 @@ class _SpecExecutionContext(ExecutionContext):
         provided: str | None = self._provided_operation_name
         if provided is not None or self.graphql_document is None:
             return provided
-        operations = [
-            definition
-            for definition in self.graphql_document.definitions
-            if isinstance(definition, OperationDefinitionNode)
-        ]
-        if len(operations) == 1 and operations[0].name is not None:
-            return operations[0].name.value
-        return None
+        only = get_operation_ast(self.graphql_document)
+        return only.name.value if only is not None and only.name is not None else None
 
 
 # The execution context of the latest `Schema.execute` in this task, for metrics: the
@@ -123,20 +117,12 @@ def executed_operation() -> tuple[str, str | None] | None:
     of this task ran or refused; None if its document did not parse or it named no
     operation the document holds."""
     execution = _execution.get()
-    document = execution.graphql_document if execution is not None else None
-    if execution is None or document is None:
+    if execution is None or execution.graphql_document is None:
         return None
-    operations = [
-        definition
-        for definition in document.definitions
-        if isinstance(definition, OperationDefinitionNode)
-    ]
-    wanted = execution.operation_name
-    for operation in operations:
-        name = operation.name.value if operation.name is not None else None
-        if (wanted is None and len(operations) == 1) or (wanted is not None and name == wanted):
-            return operation.operation.value, name
-    return None
+    operation = get_operation_ast(execution.graphql_document, execution.operation_name)
+    if operation is None:
+        return None
+    return operation.operation.value, operation.name.value if operation.name else None
 
 
 class Schema(strawberry.federation.Schema):

@@ -235,7 +235,7 @@ async def on_subscription_changed(uow: UnitOfWork, event: Event) -> None:
 # -- questions ----------------------------------------------------------------------------
 
 
-def in_force(until: Column[Any], now: datetime) -> Any:
+def _in_force(until: Column[Any], now: datetime) -> Any:
     """SQL: a standing whose `until` is null or still ahead of `now`."""
     return or_(until.is_(None), until > now)
 
@@ -247,7 +247,7 @@ async def suspension_of(
     row = (
         await session.exec(
             select(suspensions.c.user_id, suspensions.c.until).where(
-                suspensions.c.user_id == user_id, in_force(suspensions.c.until, now or _now())
+                suspensions.c.user_id == user_id, _in_force(suspensions.c.until, now or _now())
             )
         )
     ).first()
@@ -282,17 +282,6 @@ async def blocked_between(
     return row is not None
 
 
-async def blocked_ids(session: AsyncSession, user_id: uuid.UUID) -> set[uuid.UUID]:
-    """Everyone user_id blocks or is blocked by."""
-    rows = await session.exec(
-        select(blocks.c.user_id, blocks.c.blocked_user_id).where(
-            blocks.c.active,
-            or_(blocks.c.user_id == user_id, blocks.c.blocked_user_id == user_id),
-        )
-    )
-    return {other if mine == user_id else mine for mine, other in rows.all()}
-
-
 async def entitlements_of(
     session: AsyncSession, user_id: uuid.UUID, *, now: datetime | None = None
 ) -> frozenset[str]:
@@ -301,7 +290,7 @@ async def entitlements_of(
         await session.exec(
             select(entitlements.c.user_id, entitlements.c.names).where(
                 entitlements.c.user_id == user_id,
-                in_force(entitlements.c.until, now or _now()),
+                _in_force(entitlements.c.until, now or _now()),
             )
         )
     ).first()

@@ -22,7 +22,6 @@ from subgraphs.communication.types import (
     Message,
     TypingEvent,
     User,
-    viewer_id,
     visible_conversation,
 )
 
@@ -61,7 +60,7 @@ class Mutation:
             ),
         ],
     ) -> Message:
-        sender = viewer_id(info)
+        sender = info.context.caller_id()
         service.check_text(text)
         service.check_client_message_id(client_message_id)
         conversation_key = parse_id(conversation_id, field="conversationId")
@@ -97,7 +96,7 @@ class Mutation:
             strawberry.argument(description="The newest message you have read."),
         ] = None,
     ) -> Conversation:
-        viewer = viewer_id(info)
+        viewer = info.context.caller_id()
         conversation_key = parse_id(conversation_id, field="conversationId")
         message_key = parse_id(message_id, field="messageId") if message_id else None
         async with info.context.platform.db.session() as session, session.begin():
@@ -111,7 +110,7 @@ class Mutation:
         "false if it could not be sent."
     )
     async def set_typing(self, info: Ctx, conversation_id: ConversationId) -> bool:
-        viewer = viewer_id(info)
+        viewer = info.context.caller_id()
         conversation = await visible_conversation(info, conversation_id, field="conversationId")
         return await info.context.require_realtime().publish(
             live.typing_channel(conversation.key),
@@ -142,7 +141,7 @@ class Subscription:
     async def message_received(
         self, info: Ctx, conversation_id: ConversationId
     ) -> AsyncGenerator[Message, None]:
-        viewer = str(viewer_id(info))
+        viewer = str(info.context.caller_id())
         key, feed = await _watch(info, conversation_id, live.messages_channel)
         try:
             async with info.context.require_realtime().present(live.watchers(key), viewer):
@@ -155,7 +154,7 @@ class Subscription:
     async def typing(
         self, info: Ctx, conversation_id: ConversationId
     ) -> AsyncGenerator[TypingEvent, None]:
-        viewer = str(viewer_id(info))
+        viewer = str(info.context.caller_id())
         key, feed = await _watch(info, conversation_id, live.typing_channel)
         try:
             async for data in feed:

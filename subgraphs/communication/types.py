@@ -50,14 +50,9 @@ describe_values(
 )
 
 
-def viewer_id(info: Ctx) -> uuid.UUID:
-    """The signed-in caller's id, or `UNAUTHENTICATED`."""
-    return uuid.UUID(info.context.require_identity().user_id)
-
-
 async def load_conversation(info: Ctx, conversation_id: uuid.UUID) -> Conversation | None:
     """The conversation if the caller takes part in it; None otherwise (it may not exist)."""
-    viewer = viewer_id(info)
+    viewer = info.context.caller_id()
     row = await info.context.read_batched(
         "conversations", service.conversations_by_id, conversation_id
     )
@@ -205,7 +200,7 @@ class Conversation:
 
     @strawberry.field(description="How many messages the viewer has not read yet.")
     async def unread_count(self, info: Ctx) -> int:
-        viewer = viewer_id(info)
+        viewer = info.context.caller_id()
 
         async def load(conn: Any, ids: list[uuid.UUID]) -> list[int]:
             return await service.unread_counts(conn, user_id=viewer, conversation_ids=ids)
@@ -256,7 +251,7 @@ class Match:
         "member who is not in it)."
     )
     async def conversation(self, info: Ctx) -> Conversation | None:
-        viewer, match_id = viewer_id(info), parse_id(self.id)
+        viewer, match_id = info.context.caller_id(), parse_id(self.id)
         row = await info.context.read_batched(
             "match_conversations", service.conversations_by_match, match_id
         )

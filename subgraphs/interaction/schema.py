@@ -190,10 +190,6 @@ class User:
         return cls(id=id)
 
 
-def _viewer(info: Ctx) -> uuid.UUID:
-    return uuid.UUID(info.context.require_identity().user_id)
-
-
 @strawberry.type
 class Query:
     @strawberry.field(
@@ -201,7 +197,7 @@ class Query:
         "ever your own."
     )
     async def reaction(self, info: Ctx, user_id: UserId) -> Reaction | None:
-        viewer = _viewer(info)
+        viewer = info.context.caller_id()
         target = parse_id(user_id, field="userId")
         async with info.context.platform.db.read() as conn:
             [row] = await service.reactions_of(conn, actor_id=viewer, target_ids=[target])
@@ -209,7 +205,7 @@ class Query:
 
 
 async def _react(info: Ctx, user_id: strawberry.ID, kind: Kind) -> Reaction:
-    actor = _viewer(info)
+    actor = info.context.caller_id()
     target = parse_id(user_id, field="userId")
     platform = info.context.platform
     window = timedelta(seconds=platform.settings.pass_exclusion_seconds)
@@ -278,7 +274,7 @@ class Mutation:
             strawberry.argument(description=f"Up to {service.MAX_COMMENT_LENGTH} characters."),
         ] = None,
     ) -> ConversationRating:
-        rater = _viewer(info)
+        rater = info.context.caller_id()
         match_key = parse_id(match_id, field="matchId")
         async with info.context.platform.db.unit_of_work() as uow:
             stored = await service.rate_conversation(

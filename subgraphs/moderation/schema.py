@@ -31,7 +31,6 @@ from subgraphs.moderation.types import (
     ReportReason,
     User,
     moderator_id,
-    viewer_id,
 )
 
 CaseId = Annotated[strawberry.ID, strawberry.argument(description="The case.")]
@@ -70,7 +69,7 @@ class Query:
     async def my_reports(
         self, info: Ctx, first: First = None, after: After = None
     ) -> Connection[Report]:
-        reporter = viewer_id(info)
+        reporter = info.context.caller_id()
         size = page_size(first)
         async with info.context.platform.db.read() as conn:
             rows = await service.reports_of(conn, reporter_id=reporter, first=size, after=after)
@@ -160,7 +159,7 @@ class Mutation:
             strawberry.ID | None, strawberry.argument(description="The message reported.")
         ] = None,
     ) -> Report:
-        reporter = viewer_id(info)
+        reporter = info.context.caller_id()
         platform = info.context.platform
         reported = parse_id(user_id, field="userId")
         report, case = await service.file_report(
@@ -191,7 +190,7 @@ class Mutation:
             strawberry.argument(description="Why it should be undone (up to 2,000 characters)."),
         ],
     ) -> Appeal:
-        member = viewer_id(info)
+        member = info.context.caller_id()
         action_key = parse_id(action_id, field="actionId")
         async with info.context.platform.db.session() as session, session.begin():
             appeal = await service.appeal(session, action_id=action_key, user_id=member, text=text)

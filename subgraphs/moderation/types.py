@@ -106,11 +106,6 @@ describe_values(
 FlagSource = service.FlagSource
 
 
-def viewer_id(info: Ctx) -> uuid.UUID:
-    """The signed-in caller's id, or `UNAUTHENTICATED`."""
-    return uuid.UUID(info.context.require_identity().user_id)
-
-
 def moderator_id(info: Ctx, *, what: str) -> uuid.UUID:
     """The caller's id if their token carries the moderator role; `FORBIDDEN` if not."""
     return uuid.UUID(info.context.require_role(MODERATOR, what=what).user_id)

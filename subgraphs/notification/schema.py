@@ -165,7 +165,7 @@ class Mutation:
             bool, strawberry.argument(description="Mark every unread notification read.")
         ] = False,
     ) -> int:
-        member = parse_id(info.context.require_identity().user_id)
+        member = info.context.caller_id()
         chosen = _ids_to_mark(ids, all)
         async with info.context.platform.db.session() as session, session.begin():
             return await service.mark_read(session, user_id=member, ids=chosen)

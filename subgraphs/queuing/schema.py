@@ -225,7 +225,7 @@ class Mutation:
         description="Takes the signed-in member out of the queue; false if they were not in it."
     )
     async def leave_queue(self, info: Ctx) -> bool:
-        user_id = parse_id(info.context.require_identity().user_id)
+        user_id = info.context.caller_id()
         async with info.context.platform.db.session() as session, session.begin():
             return await service.leave(session, user_id=user_id)
 

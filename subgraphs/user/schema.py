@@ -295,7 +295,7 @@ class Query:
         info: Ctx,
         id: Annotated[strawberry.ID, strawberry.argument(description="The member's id.")],
     ) -> User:
-        caller = parse_id(info.context.require_identity().user_id)
+        caller = info.context.caller_id()
         target = parse_id(id)
         if target != caller:
             async with info.context.platform.db.session() as session:
