@@ -110,19 +110,30 @@ def _now() -> datetime:
 async def _upsert_if_newer(
     session: AsyncSession, table: Table, key: dict[str, Any], values: dict[str, Any]
 ) -> bool:
-    """Writes the row unless the stored one has the same or a newer version; True if written."""
+    """Writes the row unless the stored one is newer, or at the same version and already
+    says the same (a re-publish of the owner's state at its version repairs a copy that
+    differs; the same news twice changes nothing); True if written."""
     row = {**key, **values, "updated_at": _now()}
-    statement = (
-        insert(table)
-        .values(row)
-        .on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: row[name] for name in (*values, "updated_at")},
-            where=table.c.version < row["version"],
-        )
-        .returning(table.c.version)
-    )
+    upsert = insert(table).values(row)
+    statement = upsert.on_conflict_do_update(
+        index_elements=list(key),
+        set_={name: row[name] for name in (*values, "updated_at")},
+        where=newer_or_different(table, upsert.excluded, "version", values),
+    ).returning(table.c.version)
     return (await session.exec(statement)).first() is not None
+
+
+def newer_or_different(
+    table: Any, excluded: Any, version: str, values: Iterable[str]
+) -> sa.ColumnElement[bool]:
+    """The version rule of every read model's upsert: the incoming row wins when its version
+    is newer, or equal while some other value differs (the owner re-published its state,
+    `kindred check --repair`); an event seen again at the same version changes nothing."""
+    others = [table.c[name].is_distinct_from(excluded[name]) for name in values if name != version]
+    return or_(
+        table.c[version] < excluded[version],
+        and_(table.c[version] == excluded[version], or_(*others)),
+    )
 
 
 # -- writes (the owners' events) ----------------------------------------------------------

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kindred.db import Database, UnitOfWork
 from kindred.errors import BadUserInput, Conflict, NotFound
+from kindred.member_state import newer_or_different
 from kindred.pagination import older_than
 from kindred.ratelimit import RateLimit, RateLimiter
 from kindred.settings import Settings
@@ -110,19 +111,19 @@ def check_appeal_text(text: str) -> None:
 async def _record_member(
     session: AsyncSession, *, user_id: uuid.UUID, version: int, deleted: bool
 ) -> bool:
-    """Stores the member as of `version` unless the row is as new or newer; True if stored.
-    A deletion is final: nothing revives a deleted member."""
+    """Stores the member as of `version` unless the row is newer or says the same at that
+    version; True if stored. A deletion is final: nothing revives a deleted member."""
     now = _now()
-    statement = (
-        insert(Member)
-        .values(user_id=user_id, version=version, deleted=deleted, updated_at=now)
-        .on_conflict_do_update(
-            index_elements=["user_id"],
-            set_={"version": version, "deleted": deleted, "updated_at": now},
-            where=(col(Member.version) < version) & ~col(Member.deleted),
-        )
-        .returning(col(Member.user_id))
+    upsert = insert(Member).values(
+        user_id=user_id, version=version, deleted=deleted, updated_at=now
     )
+    table: Any = Member.__table__  # type: ignore[attr-defined]
+    statement = upsert.on_conflict_do_update(
+        index_elements=["user_id"],
+        set_={"version": version, "deleted": deleted, "updated_at": now},
+        where=newer_or_different(table, upsert.excluded, "version", ["deleted"])
+        & ~col(Member.deleted),
+    ).returning(col(Member.user_id))
     return (await session.exec(statement)).first() is not None
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kindred.member_state import newer_or_different
 from kindred.pagination import older_than
 from subgraphs.notification.models import CancelledMatch, Delivery, Device, Notification
 
@@ -239,14 +240,17 @@ async def apply_device(
         "removed": removed,
         "updated_at": _now(),
     }
-    statement = (
-        insert(Device)
-        .values(token=token, **values)
-        .on_conflict_do_update(
-            index_elements=["token"], set_=values, where=col(Device.version) < version
-        )
-        .returning(col(Device.token))
-    )
+    upsert = insert(Device).values(token=token, **values)
+    statement = upsert.on_conflict_do_update(
+        index_elements=["token"],
+        set_=values,
+        where=newer_or_different(
+            Device.__table__,  # type: ignore[attr-defined]
+            upsert.excluded,
+            "version",
+            ["device_id", "user_id", "platform", "removed"],
+        ),
+    ).returning(col(Device.token))
     applied = (await session.exec(statement)).first() is not None
     if applied and removed:
         await _stop_pushes(session, col(Delivery.token) == token, reason="device removed")

@@ -59,16 +59,17 @@ async def apply_profile(
         "synced_at": _now(),
         "deleted": False,
     }
-    statement = (
-        insert(ProfileCopy)
-        .values(user_id=user_id, **values)
-        .on_conflict_do_update(
-            index_elements=["user_id"],
-            set_=values,
-            where=col(ProfileCopy.synced_version) < version,
-        )
-        .returning(col(ProfileCopy.user_id))
-    )
+    upsert = insert(ProfileCopy).values(user_id=user_id, **values)
+    statement = upsert.on_conflict_do_update(
+        index_elements=["user_id"],
+        set_=values,
+        where=member_state.newer_or_different(
+            ProfileCopy.__table__,  # type: ignore[attr-defined]
+            upsert.excluded,
+            "synced_version",
+            [name for name in values if name != "synced_at"],
+        ),
+    ).returning(col(ProfileCopy.user_id))
     return (await session.exec(statement)).first() is not None
 
 
@@ -76,7 +77,11 @@ async def forget_member(session: AsyncSession, *, user_id: uuid.UUID, version: i
     """A deleted member leaves the queue; the copy is marked so older news cannot revive it."""
     await session.exec(
         update(ProfileCopy)
-        .where(col(ProfileCopy.user_id) == user_id, col(ProfileCopy.synced_version) < version)
+        .where(
+            col(ProfileCopy.user_id) == user_id,
+            (col(ProfileCopy.synced_version) < version)
+            | ((col(ProfileCopy.synced_version) == version) & ~col(ProfileCopy.deleted)),
+        )
         .values(deleted=True, synced_version=version, synced_at=_now())
     )
     await session.exec(delete(QueueEntry).where(col(QueueEntry.user_id) == user_id))
@@ -92,15 +97,18 @@ async def _exclude(
     version: int,
 ) -> None:
     """Keeps the pair apart for `reason` until `until` (None: until lifted), unless a row as
-    new or newer is there. Lifting writes a past `until`: the row keeps its version."""
+    newer is there or one at the same version says the same (kindred.member_state's rule).
+    Lifting writes a past `until`: the row keeps its version."""
     values = {"until": until, "version": version}
+    upsert = insert(PairExclusion).values(
+        user_id=user_id, other_user_id=other_user_id, reason=reason, **values
+    )
+    table: Any = PairExclusion.__table__  # type: ignore[attr-defined]
     await session.exec(
-        insert(PairExclusion)
-        .values(user_id=user_id, other_user_id=other_user_id, reason=reason, **values)
-        .on_conflict_do_update(
+        upsert.on_conflict_do_update(
             index_elements=["user_id", "other_user_id", "reason"],
             set_=values,
-            where=col(PairExclusion.version) < version,
+            where=member_state.newer_or_different(table, upsert.excluded, "version", values),
         )
     )
 

@@ -13,10 +13,11 @@ import asyncio
 import importlib
 import inspect
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from typing import Any
 
 # The subcommand modules, in the order `kindred --help` lists them.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("check", "topics", "lag", "dlq", "outbox")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -29,12 +30,16 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+async def _awaited(outcome: Awaitable[Any]) -> Any:
+    return await outcome
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         outcome = args.run(args)
         if inspect.isawaitable(outcome):
-            outcome = asyncio.run(outcome)
+            outcome = asyncio.run(_awaited(outcome))
     except KeyboardInterrupt:
         print("interrupted.", file=sys.stderr)
         return 130
