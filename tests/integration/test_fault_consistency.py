@@ -21,11 +21,14 @@ How what the dead processes held comes back, by the system's own means only:
 - the broker killed (twice: in the middle of the updates, and once more right after the
   relay published the last of them, while the consumers still lag): it keeps messages,
   offsets and groups in memory only, so everything it held is gone. Rows the relay had
-  not published yet stay in the outbox and go out once the broker is back (the devstack recreates the topics, as at start). Events already
-  published but not yet consumed are lost with it: `kindred check --all` finds them as
-  stale copies, and `kindred check --all --repair` re-publishes those members' current
-  profiles through the user subgraph's outbox; the restarted consumers apply them, and a
-  second check finds no drift.
+  not published yet stay in the outbox and go out once the broker is back (the test
+  recreates the topics, as the devstack does at start). Events already published but not
+  yet consumed are lost with it (so are some published after the restart: a consumer may
+  resume at its old position in the new, shorter log). After the first kill, later
+  updates of the same members supersede what was lost; after the second, nothing does:
+  `kindred check --all` finds those copies stale, `kindred check --all --repair`
+  re-publishes the members' current profiles through the user subgraph's outbox, its relay
+  publishes them, the restarted consumers apply them, and a second check finds no drift.
 
 Counted: lost = members whose final account version is not the copy's version (queuing and
 moderation); double-applied = a trigger logs every write to queuing's `profile_copies`, and
