@@ -78,7 +78,7 @@ async def test_entitlements_past_their_end_no_longer_widen_anything(
 ) -> None:
     a, b = _pair(matcher_db_url)
     for member in (a, b):
-        await _entitle(matcher_db, member, datetime.now(UTC) + timedelta(days=30))
+        await _entitle(matcher_db, member, datetime.now(UTC) + timedelta(days=30), version=2)
     # The period ended (no event, no job): the read model's `until` has passed.
     with psycopg.connect(matcher_db_url, autocommit=True) as conn:
         conn.execute(
@@ -91,7 +91,7 @@ async def test_entitlements_past_their_end_no_longer_widen_anything(
     assert (
         await matchmaking.tick(matcher_db, POLICY, free_max_distance_km=FREE_CAP_KM)
     ).matches == 0
-    await _entitle(matcher_db, b, datetime.now(UTC) + timedelta(days=30), version=2)
+    await _entitle(matcher_db, b, datetime.now(UTC) + timedelta(days=30), version=3)
     assert (
         await matchmaking.tick(matcher_db, POLICY, free_max_distance_km=FREE_CAP_KM)
     ).matches == 1
