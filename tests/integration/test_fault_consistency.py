@@ -38,6 +38,7 @@ no member's sequence of versions may repeat or go backwards.
 from __future__ import annotations
 
 import asyncio
+import operator
 import shutil
 import signal
 import subprocess
@@ -47,6 +48,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -185,6 +187,16 @@ def _outbox_pending(stack: Stack) -> int:
     return int(row[0]) if row else 0
 
 
+PUBLISHED = "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"
+APPLIED = "SELECT count(*) FROM fault_applications"
+
+
+def _count(stack: Stack, subgraph: str, query: str) -> int:
+    with psycopg.connect(database_url(stack.postgres_url, f"{subgraph}_db")) as connection:
+        row = connection.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
 async def _lag(stack: Stack) -> int:
     """Messages of `user.profile.updated` the keepers have not committed yet, in all."""
     async with offsets_client(stack.kafka_bootstrap) as consumer:
@@ -226,28 +238,41 @@ async def test_profile_updates_survive_killed_relay_consumer_and_broker(
 
     db = Database(user_url, pool_size=20)
     kills: list[str] = []
+    restarts: list[asyncio.Task[None]] = []
     try:
         members = await asyncio.gather(*(_register(db, n) for n in range(MEMBERS)))
-        faults = {
-            20: ("the relay (user subgraph)", lambda: _kill(stack, "user"), "user"),
-            45: ("the consumer (queuing subgraph)", lambda: _kill(stack, "queuing"), "queuing"),
-            70: ("the broker", None, None),
-        }
-        restarts: list[asyncio.Task[None]] = []
+        applied_before_kill = 0
+
+        def restart(name: str) -> None:
+            restarts.append(
+                asyncio.create_task(asyncio.to_thread(stack.start_subgraph, name, 90.0))
+            )
+
         updated_at = time.monotonic()
         for round_ in range(ROUNDS):
-            if round_ in faults:
-                what, kill, restart = faults[round_]
-                if kill is None:  # the broker: killed and started again in the background
-                    restarts.append(asyncio.create_task(asyncio.to_thread(_restart_broker, stack)))
-                else:
-                    kill()
-                kills.append(what)
-                _say(f"round {round_}: SIGKILL {what}")
-                if restart is not None:
-                    restarts.append(
-                        asyncio.create_task(asyncio.to_thread(stack.start_subgraph, restart, 90.0))
-                    )
+            if round_ == 20:  # the relay dies while it publishes
+                await eventually(lambda: _count(stack, "user", PUBLISHED), bool, within=60)
+                _kill(stack, "user")
+                restart("user")
+                kills.append("the relay (user subgraph)")
+            if round_ == 45:  # the consumer dies while it applies
+                await eventually(lambda: _count(stack, "queuing", APPLIED), bool, within=60)
+                applied_before_kill = _count(stack, "queuing", APPLIED)
+                _kill(stack, "queuing")
+                restart("queuing")
+                kills.append("the consumer (queuing subgraph)")
+            if round_ == 70:  # both are back at work when the broker dies
+                await asyncio.gather(*restarts)
+                await eventually(
+                    lambda: _count(stack, "queuing", APPLIED),
+                    partial(operator.lt, applied_before_kill),
+                    within=60,
+                    what="the restarted consumer applying",
+                )
+                restarts.append(asyncio.create_task(asyncio.to_thread(_restart_broker, stack)))
+                kills.append("the broker")
+            if round_ in (20, 45, 70):
+                _say(f"round {round_}: SIGKILL {kills[-1]}")
             await asyncio.gather(
                 *(
                     _update(db, members[start : start + BATCH], round_ + 1, round_)
@@ -265,7 +290,11 @@ async def test_profile_updates_survive_killed_relay_consumer_and_broker(
     lag_at_kill = await _lag(stack)
     await asyncio.to_thread(_restart_broker, stack)
     kills.append("the broker (again)")
-    _say(f"SIGKILL the broker again with {lag_at_kill} messages not consumed yet")
+    applied_at_kill = _count(stack, "queuing", APPLIED)
+    _say(
+        f"SIGKILL the broker again with {lag_at_kill} messages not consumed yet "
+        f"(queuing applied {applied_at_kill} profile versions so far)"
+    )
 
     await eventually(lambda: _settled(stack), bool, within=90, what="outbox drained, lag 0")
     before = _kindred(stack, "check", "--all")
