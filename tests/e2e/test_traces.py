@@ -64,13 +64,20 @@ async def test_one_trace_joins_the_gateway_the_subgraphs_the_outbox_kafka_and_a_
         assert "errors" not in answer.json(), answer.text
 
     consumed = "consume user.profile.updated"
+    expected = {("kindred-queuing", consumed), ("kindred-gateway", "query Mine")}
+    expected.add(("kindred-gateway", "mutation UpdateBio"))
+
+    def complete(found: list[dict[str, Any]]) -> bool:
+        # Each process exports on its own schedule: wait for the last parent to arrive.
+        ids = {s["spanId"] for s in found}
+        orphans = [s for s in found if s["parentSpanId"] not in ids]
+        return expected <= {(s["service"], s["name"]) for s in found} and len(orphans) == 2
+
     spans = await eventually(
         lambda: _spans(stack, trace_id),
-        lambda found: any(
-            s["name"] == consumed and s["service"] == "kindred-queuing" for s in found
-        ),
+        complete,
         within=30,
-        what="the queuing consumer's span in the trace store",
+        what="the gateway's and the queuing consumer's spans, with every parent, in the store",
     )
     by_id = {span["spanId"]: span for span in spans}
     assert len(by_id) == len(spans), "span ids are unique"
@@ -113,12 +120,15 @@ async def test_one_trace_joins_the_gateway_the_subgraphs_the_outbox_kafka_and_a_
         == publish["attributes"]["messaging.message.id"]
     )
 
-    # The figure for the README: spans of one cross-subgraph request.
-    print(f"\nspans per cross-subgraph request (me + queueEntry): {len(query_spans)}")
+    # The figure for the README: spans of one cross-subgraph request (-s shows it).
+    with capsys.disabled():
+        print(f"\nspans per cross-subgraph request (me + queueEntry): {len(query_spans)}")
 
     capsys.readouterr()
     assert kindred(["trace", trace_id, "--store", stack.trace_store_url]) == 0
     printed = capsys.readouterr().out
+    with capsys.disabled():
+        print(printed)
     for name in ("query Mine", "mutation UpdateBio", "outbox write", "publish user.profile"):
         assert name in printed, printed
     assert consumed in printed and "kindred-queuing" in printed, printed
