@@ -199,14 +199,18 @@ def inject_http_headers(headers: dict[str, str]) -> dict[str, str]:
     return headers
 
 
+# Probes and scrapes, polled all day: no trace of their own.
+UNTRACED_PATHS = frozenset({"/health", "/metrics"})
+
+
 class TracingMiddleware:
-    """A server span per HTTP request, continuing the caller's trace."""
+    """A server span per HTTP request (but probes and scrapes), continuing the caller's trace."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in UNTRACED_PATHS:
             await self.app(scope, receive, send)
             return
         carrier: Mapping[str, Any] = {
