@@ -157,6 +157,23 @@ def spec_labels(deployment: Obj) -> dict[str, str]:
     return labels
 
 
+def test_prometheus_scrapes_every_subgraphs_metrics(
+    objects: list[Obj], subgraphs: dict[str, int]
+) -> None:
+    """Each subgraph's pods carry the prometheus.io annotations (kubernetes_sd's pod role
+    relabelling convention) naming the port that serves /metrics."""
+    for name, port in subgraphs.items():
+        template = find(objects, "Deployment", name)["spec"]["template"]
+        annotations = template["metadata"].get("annotations", {})
+        assert annotations == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(port),
+            "prometheus.io/path": "/metrics",
+        }, f"{name}: its pods are not scraped ({annotations})"
+        (main,) = template["spec"]["containers"]
+        assert port in [p["containerPort"] for p in main["ports"]]
+
+
 def test_every_subgraph_is_migrated_by_a_job_before_its_pods_start(
     objects: list[Obj], subgraphs: dict[str, int]
 ) -> None:

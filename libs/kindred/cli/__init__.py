@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 # The subcommand modules, in the order `kindred --help` lists them.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("trace",)
 
 
 def parser() -> argparse.ArgumentParser:
