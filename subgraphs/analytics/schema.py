@@ -9,25 +9,18 @@ import strawberry
 from strawberry.types import Info
 
 from kindred.context import RequestContext
-from kindred.errors import Forbidden
 from kindred.graphql import build_schema
+from kindred.staff import Scope, staff_field
 from subgraphs.analytics import service
 from subgraphs.analytics.types import AnalyticsDay, AnalyticsReport, AnalyticsTotals
 
 Ctx = Info[RequestContext, None]
 
-ANALYTICS_READ = "analytics:read"
-
-
-def _require_reader(info: Ctx) -> None:
-    identity = info.context.require_identity()
-    if ANALYTICS_READ not in identity.roles:
-        raise Forbidden("Only staff with the analytics:read scope can read analytics.")
-
 
 @strawberry.type
 class Query:
-    @strawberry.field(
+    @staff_field(
+        scopes=[Scope.ANALYTICS_READ],
         description="The daily figures from `from` to `to` (UTC days, both included, at most "
         f"{service.MAX_RANGE_DAYS}), with totals; read from the daily aggregates. Staff "
         "with the analytics:read scope only."
@@ -40,7 +33,6 @@ class Query:
         ],
         to: Annotated[date, strawberry.argument(description="The last UTC day (included).")],
     ) -> AnalyticsReport:
-        _require_reader(info)
         service.check_range(from_, to)
         async with info.context.platform.db.read() as conn:
             rows = await service.figures_between(conn, start=from_, end=to)
