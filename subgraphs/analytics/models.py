@@ -47,8 +47,8 @@ class ActiveMember(AnalyticsTable, table=True):
 
 
 class CountedFact(AnalyticsTable, table=True):
-    """A fact already counted (a signup, a join, a message, a report) by its own identity,
-    so the same fact in a second event with another id counts once."""
+    """A fact already counted (a join, a message, a report) by its own identity, so the
+    same fact in a second event with another id counts once; kept as long as the inbox."""
 
     __tablename__ = "counted_facts"
 
@@ -58,7 +58,8 @@ class CountedFact(AnalyticsTable, table=True):
 
 
 class MatchOutcome(AnalyticsTable, table=True):
-    """A match's day and whether it got its conversation; either event may come first."""
+    """A match's day and whether it got its conversation; either event may come first.
+    Kept as long as the inbox."""
 
     __tablename__ = "match_outcomes"
 

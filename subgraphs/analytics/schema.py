@@ -23,7 +23,7 @@ class Query:
         scopes=[Scope.ANALYTICS_READ],
         description="The daily figures from `from` to `to` (UTC days, both included, at most "
         f"{service.MAX_RANGE_DAYS}), with totals; read from the daily aggregates. Staff "
-        "with the analytics:read scope only."
+        "with the analytics:read scope only.",
     )
     async def analytics(
         self,

@@ -15,13 +15,15 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kindred.db import Database
 from kindred.errors import BadUserInput
+from kindred.retention import INBOX_RETENTION
 from subgraphs.analytics.models import (
     ActiveMember,
     CountedFact,
@@ -94,10 +96,8 @@ async def mark_active(session: AsyncSession, *, user_id: uuid.UUID, day: date) -
 async def profile_updated(
     session: AsyncSession, *, user_id: uuid.UUID, version: int, day: date
 ) -> None:
-    """A profile at `version`: a signup at version 1, and the member's activity on `day` if
-    the version is newer than any seen (a republished profile is no activity)."""
-    if version == 1:
-        await count_fact(session, figure=Figure.SIGNUPS, key=str(user_id), day=day)
+    """A profile at `version`, if newer than any seen (a republished profile counts for
+    nothing): the member's activity on `day`, and at version 1 their signup."""
     newer = await session.exec(
         insert(MemberState)
         .values(user_id=user_id, profile_version=version)
@@ -108,8 +108,11 @@ async def profile_updated(
         )
         .returning(col(MemberState.user_id))
     )
-    if newer.first() is not None:
-        await mark_active(session, user_id=user_id, day=day)
+    if newer.first() is None:
+        return
+    if version == 1:
+        await _add(session, day=day, figure=Figure.SIGNUPS)
+    await mark_active(session, user_id=user_id, day=day)
 
 
 async def match_created(session: AsyncSession, *, match_id: uuid.UUID, day: date) -> None:
@@ -171,6 +174,22 @@ async def plan_changed(
     if converted:
         await _add(session, day=day, figure=Figure.PREMIUM_CONVERSIONS)
     return converted
+
+
+async def forget_counted(database: Database, *, now: datetime | None = None) -> int:
+    """Deletes the keys kept against duplicates (counted facts, match outcomes) of days past
+    the inbox's retention: no copy of those facts can come any more. Returns how many."""
+    before = day_of(now or datetime.now(UTC)) - INBOX_RETENTION
+    async with database.session() as session, session.begin():
+        facts = await session.exec(
+            delete(CountedFact).where(col(CountedFact.day) < before).returning(col(CountedFact.key))
+        )
+        matches = await session.exec(
+            delete(MatchOutcome)
+            .where(col(MatchOutcome.matched_on) < before)
+            .returning(col(MatchOutcome.match_id))
+        )
+        return len(facts.all()) + len(matches.all())
 
 
 # -- reading ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from kindred.kafka import EventConsumer
 from kindred.sdl import REPO, export
 from kindred.staff import Role, Scope
 from kindred.topics import Topic
+from subgraphs.analytics import service
 from subgraphs.analytics.handlers import HANDLERS
 from tests.contract.conftest import Served
 from tests.support import error_codes, gql, staff_token
@@ -505,3 +506,28 @@ async def test_totals_equal_a_count_over_the_events_despite_duplicates(
         {e.aggregate_id for e in stream if e.topic == Topic.USER_PROFILE_UPDATED}
     )
     assert totals["signups"] == len(members)
+
+
+async def test_keys_against_duplicates_are_forgotten_after_the_inbox_but_figures_stay(
+    analytics_served: Served,
+    client: httpx.AsyncClient,
+    consumer: EventConsumer,
+    reader: str,
+    db: Any,
+) -> None:
+    day = a_day_of_its_own()
+    member, match = uuid.uuid4(), uuid.uuid4()
+    sent = message(member, at(day))
+    for event in (sent, matched(match, [member, uuid.uuid4()], at(day)), reported(at(day))):
+        await deliver(consumer, event)
+    keys = "SELECT count(*) FROM counted_facts WHERE day = %s"
+    assert db.execute(keys, (day,)).fetchone()[0] == 2
+    # A day later nothing is forgotten: a copy may still come.
+    await service.forget_counted(analytics_served.platform.db, now=at(day + timedelta(days=1)))
+    assert db.execute(keys, (day,)).fetchone()[0] == 2
+    await service.forget_counted(analytics_served.platform.db, now=at(day + timedelta(days=31)))
+    assert db.execute(keys, (day,)).fetchone()[0] == 0
+    outcome = "SELECT count(*) FROM match_outcomes WHERE match_id = %s"
+    assert db.execute(outcome, (match,)).fetchone()[0] == 0
+    [got] = (await figures(client, reader, day, day))["days"]
+    assert (got["messages"], got["matches"], got["reports"], got["activeMembers"]) == (1, 1, 1, 1)
