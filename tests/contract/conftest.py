@@ -16,6 +16,7 @@ from kindred.auth import trusted_verifier
 from kindred.credentials import TokenIssuer, load_or_create_signing_key
 from kindred.platform import Platform
 from kindred.settings import Settings
+from subgraphs.analytics.app import SUBGRAPH as ANALYTICS
 from subgraphs.interaction.app import SUBGRAPH as INTERACTION
 from subgraphs.moderation.app import SUBGRAPH as MODERATION
 from subgraphs.queuing.app import SUBGRAPH as QUEUING
@@ -174,5 +175,15 @@ async def subscription_served(
         data_dir=contract_data_dir,
         issuer=issuer,
         stripe_webhook_secret=STRIPE_TEST_SECRET,
+    ) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+async def analytics_served(
+    infra: Any, contract_data_dir: Path, issuer: TokenIssuer
+) -> AsyncIterator[Served]:
+    async with serve_trusting(
+        ANALYTICS, infra=infra, data_dir=contract_data_dir, issuer=issuer
     ) as served:
         yield served
