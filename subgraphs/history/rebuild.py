@@ -81,13 +81,14 @@ class Report:
 Progress = Callable[[Report, bool], None]
 
 
-def print_progress(stream: TextIO = sys.stderr, every: float = 1.0) -> Progress:
+def print_progress(stream: TextIO | None = None, every: float = 1.0) -> Progress:
     """A progress reporter: a line of events read so far, at most every `every` seconds,
-    then each topic's count against the end offsets the rebuild stops at."""
+    then each topic's count against the end offsets the rebuild stops at (on stderr)."""
     last = 0.0
 
     def report(state: Report, done: bool) -> None:
         nonlocal last
+        out = stream or sys.stderr
         now = time.monotonic()
         if not done and now - last < every:
             return
@@ -96,13 +97,13 @@ def print_progress(stream: TextIO = sys.stderr, every: float = 1.0) -> Progress:
         print(
             f"history-rebuild: {state.read}/{state.total} events read{share}, "
             f"{state.applied} applied, {state.duplicates} duplicates, {state.failed} failed",
-            file=stream,
+            file=out,
             flush=True,
         )
         if done:
             for topic, progress in sorted(state.topics.items()):
-                print(f"  {topic}: {progress.read}/{progress.total}", file=stream)
-            print(f"  {state.entries} timeline entries in {state.seconds:.1f} s", file=stream)
+                print(f"  {topic}: {progress.read}/{progress.total}", file=out)
+            print(f"  {state.entries} timeline entries in {state.seconds:.1f} s", file=out)
 
     return report
 
