@@ -16,6 +16,7 @@ import pytest
 
 from kindred.devstack.postgres import create_databases
 from kindred.devstack.stack import Stack
+from kindred.kafka import EventProducer
 from subgraphs.history.rebuild import main as rebuild_main
 from tests.e2e.conftest import wait_for_consumer
 from tests.matchmaking_support import put_match_created
@@ -90,12 +91,12 @@ async def _duplicates_seen(stack: Stack, topic: str) -> int:
 async def _redeliver(stack: Stack, infra: Any, event_id: str) -> str:
     """Sends the interaction subgraph's published event `event_id` to its topic again, as a
     broker redelivers; the topic."""
-    from kindred.kafka import EventProducer
-
     with psycopg.connect(infra.database_url("interaction_db"), autocommit=True) as connection:
-        topic, key, value = connection.execute(
+        row = connection.execute(
             "SELECT topic, key, value FROM outbox WHERE event_id = %s", (event_id,)
         ).fetchone()
+    assert row is not None, f"event {event_id} is not in interaction's outbox"
+    topic, key, value = row
     producer = EventProducer(stack.kafka_bootstrap)
     await producer.start()
     try:
@@ -144,13 +145,13 @@ async def test_a_match_a_conversation_and_likes_make_each_members_timeline_and_a
     [ana_like] = [e for e in timelines[ana.id] if e["kind"] == "LIKED"]
     [ben_like] = [e for e in timelines[ben.id] if e["kind"] == "LIKED"]
     assert ana_like["eventId"] != ben_like["eventId"]
-    other = await gql(
+    someone_elses = await gql(
         gateway,
         "query($id: ID!) { user(id: $id) { history { edges { node { kind } } } } }",
         {"id": ben.id},
         token=ana.access_token,
     )
-    assert "FORBIDDEN" in error_codes(other), other
+    assert "FORBIDDEN" in error_codes(someone_elses), someone_elses
 
     # A duplicate delivery of Ana's like: the live consumer sees it and makes nothing.
     topic = "interaction.recorded"
