@@ -19,6 +19,7 @@ import asyncio
 import logging
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from sqlalchemy import delete, text
 from sqlalchemy.exc import OperationalError
 
-from kindred.db import Database
+from kindred.db import Database, UnitOfWork
 from kindred.events import Event, InvalidEvent
 from kindred.kafka import Handler, InboxEntry, claim_in_inbox
 from kindred.migrations import upgrade
@@ -219,33 +220,62 @@ async def _apply(
     records: Sequence[ConsumerRecord[bytes, bytes]],
     report: Report,
 ) -> None:
-    """Applies a batch in one transaction, each event in a savepoint with its inbox row,
-    as the live consumer does; an event that is not one, or whose handler fails (the live
-    consumer dead-letters it), is counted and left out."""
+    """Applies a batch in one transaction, each event with its inbox row, as the live
+    consumer does. If any event fails, the batch is applied again with a savepoint per
+    event, and an event that is not one, or whose handler fails (the live consumer
+    dead-letters it), is counted and left out."""
     if not records:
         return
+    try:
+        outcome = await _apply_batch(database, handlers, records, isolate=False)
+    except Exception:
+        outcome = await _apply_batch(database, handlers, records, isolate=True)
+    report.applied += outcome["applied"]
+    report.duplicates += outcome["duplicate"]
+    report.failed += outcome["failed"]
+
+
+async def _apply_batch(
+    database: Database,
+    handlers: Mapping[str, Handler],
+    records: Sequence[ConsumerRecord[bytes, bytes]],
+    *,
+    isolate: bool,
+) -> Counter[str]:
+    """One transaction for `records`; with `isolate`, a savepoint per event (a failing one
+    is skipped), else the first failure raises. The count of each outcome."""
+    outcome: Counter[str] = Counter()
     async with database.unit_of_work() as uow:
         for record in records:
             try:
                 event = Event.from_json(record.value)
             except InvalidEvent as error:
+                if not isolate:
+                    raise
                 log.warning("skipping %s@%d: %s", record.topic, record.offset, error)
-                report.failed += 1
+                outcome["failed"] += 1
                 continue
-            try:
-                async with uow.session.begin_nested():
-                    claimed = await claim_in_inbox(uow, CONSUMER, event)
-                    if claimed:
-                        await handlers[record.topic](uow, event)
-            except Exception as error:
-                log.warning("skipping %s %s: %r", record.topic, event.event_id, error)
-                report.failed += 1
-                continue
-            if claimed:
-                report.applied += 1
+            if not isolate:
+                claimed = await _apply_one(uow, handlers[record.topic], event)
             else:
-                report.duplicates += 1
+                try:
+                    async with uow.session.begin_nested():
+                        claimed = await _apply_one(uow, handlers[record.topic], event)
+                except Exception as error:
+                    log.warning("skipping %s %s: %r", record.topic, event.event_id, error)
+                    outcome["failed"] += 1
+                    continue
+            outcome["applied" if claimed else "duplicate"] += 1
         await uow.commit()
+    return outcome
+
+
+async def _apply_one(uow: UnitOfWork, handler: Handler, event: Event) -> bool:
+    """`event` with its inbox row; False if the inbox had it already."""
+    claimed = await claim_in_inbox(uow, CONSUMER, event)
+    if claimed:
+        await handler(uow, event)
+    return claimed
 
 
 # -- the command ---------------------------------------------------------------------------
