@@ -17,6 +17,7 @@ from kindred.credentials import TokenIssuer, load_or_create_signing_key
 from kindred.platform import Platform
 from kindred.settings import Settings
 from subgraphs.analytics.app import SUBGRAPH as ANALYTICS
+from subgraphs.history.app import SUBGRAPH as HISTORY
 from subgraphs.interaction.app import SUBGRAPH as INTERACTION
 from subgraphs.moderation.app import SUBGRAPH as MODERATION
 from subgraphs.queuing.app import SUBGRAPH as QUEUING
@@ -147,6 +148,16 @@ async def interaction_served(
 ) -> AsyncIterator[Served]:
     async with serve_trusting(
         INTERACTION, infra=infra, data_dir=contract_data_dir, issuer=issuer
+    ) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+async def history_served(
+    infra: Any, contract_data_dir: Path, issuer: TokenIssuer
+) -> AsyncIterator[Served]:
+    async with serve_trusting(
+        HISTORY, infra=infra, data_dir=contract_data_dir, issuer=issuer
     ) as served:
         yield served
 
