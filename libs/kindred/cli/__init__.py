@@ -1,8 +1,9 @@
 """`kindred`: the operator's command, installed with the package.
 
-Each subcommand is a module of this package (or a subgraph's, named in full) with a `register(commands)` function that adds
-its parser to `commands` (argparse's sub-parsers) and sets `run` on it: a function taking the
-parsed arguments and returning the exit code (a coroutine function is awaited). Commands read
+Each subcommand is a module of this package (or a subgraph's, named in full) with a
+`register(commands)` function that adds its parser to `commands` (argparse's sub-parsers) and
+sets `run` on it: a function taking the parsed arguments and returning the exit code (a
+coroutine function is awaited). Commands read
 the same `KINDRED_*` settings as the subgraphs, so they work against real URLs in production.
 """
 
