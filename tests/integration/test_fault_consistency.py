@@ -54,6 +54,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from kindred import credentials
 from kindred.cli.broker import offsets_client, partitions
 from kindred.cli.lag import lag_rows
 from kindred.db import Database
@@ -63,7 +64,7 @@ from kindred.devstack.process import free_port
 from kindred.devstack.stack import Stack
 from kindred.devstack.supergraph import subgraph_ports
 from kindred.migrations import upgrade
-from subgraphs.user import security, service
+from subgraphs.user import service
 from tests.support import eventually
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -217,8 +218,8 @@ async def test_profile_updates_survive_killed_relay_consumer_and_broker(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started = time.monotonic()
-    password_hash = security.hash_password("correct horse battery")
-    monkeypatch.setattr(security, "hash_password", lambda password: password_hash)
+    password_hash = credentials.hash_password("correct horse battery")
+    monkeypatch.setattr(credentials, "hash_password", lambda password: password_hash)
     user_url = database_url(stack.postgres_url, "user_db")
     queuing_url = database_url(stack.postgres_url, "queuing_db")
     migrations = {

@@ -16,7 +16,7 @@ from unittest.mock import patch
 import psycopg
 import pytest
 
-from kindred import consistency
+from kindred import consistency, credentials
 from kindred.cli import main
 from kindred.cli.check import Report, check, supergraph_yaml
 from kindred.db import Database
@@ -29,7 +29,6 @@ from subgraphs.moderation.models import Standing
 from subgraphs.subscription import events as subscription_events
 from subgraphs.subscription import service as subscription_service
 from subgraphs.subscription.models import MemberSubscription
-from subgraphs.user import security
 from subgraphs.user import service as user_service
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -103,12 +102,12 @@ async def world(infra: Any) -> AsyncIterator[World]:
 
 async def _seed(world: World) -> dict[str, uuid.UUID]:
     """Three members (one deleted), a device, a block, a suspension and a subscription."""
-    password_hash = security.hash_password("correct horse battery")
+    password_hash = credentials.hash_password("correct horse battery")
     members = {}
     user = world.dbs["user"]
     for name in ("ann", "bob", "cid"):
         async with user.unit_of_work() as uow:
-            with patch.object(security, "hash_password", lambda _: password_hash):
+            with patch.object(credentials, "hash_password", lambda _: password_hash):
                 account = await user_service.register(
                     uow,
                     email=f"{name}-{uuid.uuid4().hex[:6]}@example.com",
