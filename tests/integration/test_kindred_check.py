@@ -18,7 +18,7 @@ import pytest
 
 from kindred import consistency, credentials
 from kindred.cli import main
-from kindred.cli.check import Report, check, supergraph_yaml
+from kindred.cli.check import Report, check, subgraph_names
 from kindred.db import Database
 from kindred.events import Event
 from kindred.kafka import claim_in_inbox
@@ -277,7 +277,8 @@ async def test_the_command_prints_drift_and_exits_1(
 ) -> None:
     for name, url in world.urls.items():
         monkeypatch.setenv(f"KINDRED_{name.upper()}_DATABASE_URL", url)
-    monkeypatch.setenv("KINDRED_SUPERGRAPH", str(supergraph_yaml()))
+    monkeypatch.setenv("KINDRED_SUPERGRAPH", str(REPO_ROOT / "supergraph.yaml"))
+    assert subgraph_names() == SUBGRAPHS
     assert await asyncio.to_thread(main, ["check", "--all"]) == 0
     out = capsys.readouterr()
     assert "drift: 0 in 0 of 11 read models" in out.out

@@ -11,6 +11,8 @@ publishes it, and the consumers apply it as they apply any event.
 from __future__ import annotations
 
 import argparse
+import os
+import pkgutil
 import sys
 import uuid
 from collections import Counter, defaultdict
@@ -29,18 +31,19 @@ from kindred.settings import load_settings
 SHOWN_PER_KIND = 20
 
 
-def supergraph_yaml() -> Path:
-    """supergraph.yaml of the deployment: `KINDRED_SUPERGRAPH`, else the nearest one at or
-    above the working directory, else the one beside the installed package."""
-    import os
-
+def subgraph_names() -> list[str]:
+    """The deployment's subgraphs: those of supergraph.yaml (`KINDRED_SUPERGRAPH`, else the
+    nearest one at or above the working directory), else every installed `subgraphs.<name>`
+    package (in the image, which carries no supergraph.yaml)."""
     if os.environ.get("KINDRED_SUPERGRAPH"):
-        return Path(os.environ["KINDRED_SUPERGRAPH"])
+        return consistency.subgraphs_of(Path(os.environ["KINDRED_SUPERGRAPH"]))
     here = Path.cwd().resolve()
     for folder in [here, *here.parents]:
         if (folder / "supergraph.yaml").is_file():
-            return folder / "supergraph.yaml"
-    return Path(__file__).resolve().parents[3] / "supergraph.yaml"
+            return consistency.subgraphs_of(folder / "supergraph.yaml")
+    import subgraphs
+
+    return sorted(info.name for info in pkgutil.iter_modules(subgraphs.__path__) if info.ispkg)
 
 
 def register(commands: Any) -> None:
@@ -201,7 +204,7 @@ def database_urls(catalogue: Catalogue) -> dict[str, str]:
 
 
 async def run(args: argparse.Namespace) -> int:
-    catalogue = consistency.discover(consistency.subgraphs_of(supergraph_yaml()))
+    catalogue = consistency.discover(subgraph_names())
     if args.batch_size < 1:
         print("--batch-size must be at least 1.", file=sys.stderr)
         return 2

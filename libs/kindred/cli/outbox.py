@@ -14,8 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.exc
 
-from kindred import consistency
-from kindred.cli.check import supergraph_yaml
+from kindred.cli.check import subgraph_names
 from kindred.db import Database
 from kindred.settings import load_settings
 
@@ -63,7 +62,7 @@ async def inspect(url: str, *, retry: bool) -> tuple[int, int, Any, list[Any], i
 
 
 async def run(args: argparse.Namespace) -> int:
-    names = consistency.subgraphs_of(supergraph_yaml())
+    names = subgraph_names()
     if args.subgraph:
         if args.subgraph not in names:
             print(
