@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from kindred.consistency import REPUBLISHED
 from kindred.db import UnitOfWork
 from kindred.events import Event
 from kindred.kafka import Handler
@@ -117,7 +118,9 @@ async def on_connected(uow: UnitOfWork, event: Event) -> None:
 async def on_interaction_recorded(uow: UnitOfWork, event: Event) -> None:
     payload = event.payload
     kind = REACTIONS.get(payload["kind"])
-    if kind is None:
+    if kind is None or payload.get(REPUBLISHED):
+        # A relation re-published by `kindred check --repair` is its state (BLOCK or
+        # UNBLOCK), not something the member did again.
         return
     entry = NewEntry(
         member_id=uuid.UUID(payload["actor_id"]),

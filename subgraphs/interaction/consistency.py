@@ -4,7 +4,7 @@ what it keeps of others (entitlements): see `kindred.consistency` for the shape.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,7 +25,8 @@ from subgraphs.interaction.models import Relation
 
 
 async def republish_relations(uow: UnitOfWork, keys: Sequence[Key]) -> list[Key]:
-    """Each relation at its version, as a BLOCK or an UNBLOCK (what the copies keep of it)."""
+    """Each relation at its version, as a BLOCK or an UNBLOCK (what the copies keep of it;
+    the timeline ignores a re-published relation, which is a state, not a reaction)."""
     relations = (
         await uow.session.exec(
             select(Relation)
@@ -34,10 +35,11 @@ async def republish_relations(uow: UnitOfWork, keys: Sequence[Key]) -> list[Key]
             .with_for_update()
         )
     ).all()
-    now = datetime.now(UTC)
     for relation in relations:
         kind = "BLOCK" if relation.blocked else "UNBLOCK"
-        uow.publish(republished(events.interaction_recorded(relation, kind=kind, occurred_at=now)))
+        # At the time of the relation's last change: what it says is no new activity.
+        event = events.interaction_recorded(relation, kind=kind, occurred_at=relation.updated_at)
+        uow.publish(republished(event))
     return [(relation.actor_id, relation.target_id) for relation in relations]
 
 
