@@ -14,6 +14,7 @@ import pytest
 from kindred.app import Subgraph, create_app
 from kindred.auth import trusted_verifier
 from kindred.credentials import TokenIssuer, load_or_create_signing_key
+from kindred.devstack.postgres import create_databases
 from kindred.platform import Platform
 from kindred.settings import Settings
 from subgraphs.analytics.app import SUBGRAPH as ANALYTICS
@@ -23,7 +24,7 @@ from subgraphs.moderation.app import SUBGRAPH as MODERATION
 from subgraphs.queuing.app import SUBGRAPH as QUEUING
 from subgraphs.subscription.app import SUBGRAPH as SUBSCRIPTION
 from subgraphs.user.app import SUBGRAPH as USER
-from tests.support import settings_for
+from tests.support import CONTRACT_DATABASE_PREFIX, settings_for
 
 
 @dataclasses.dataclass
@@ -43,7 +44,11 @@ async def serve(subgraph: Subgraph, settings: Settings) -> AsyncIterator[Served]
 
 
 @pytest.fixture(scope="session")
-def contract_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def contract_data_dir(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The contract tests' data folder; their databases exist once it does."""
+    create_databases(
+        infra.postgres_url, [f"{CONTRACT_DATABASE_PREFIX}{name}" for name in infra.databases]
+    )
     return tmp_path_factory.mktemp("contract")
 
 
@@ -54,6 +59,7 @@ def _settings(name: str, infra: Any, data_dir: Path) -> Settings:
         redis_url=infra.redis_url,
         kafka_bootstrap=infra.kafka_bootstrap,
         data_dir=data_dir,
+        database_prefix=CONTRACT_DATABASE_PREFIX,
     )
 
 

@@ -32,7 +32,7 @@ from subgraphs.user import events as user_events
 from subgraphs.user.handlers import HANDLERS as USER_HANDLERS
 from subgraphs.user.models import Account
 from tests.contract.conftest import Served, serve_trusting
-from tests.support import error_codes, gql, register
+from tests.support import contract_database, error_codes, gql, register
 
 REPORT = """
 mutation($u: ID!, $r: ReportReason!, $d: String, $c: ID, $m: ID) {
@@ -93,7 +93,7 @@ def client(moderation_served: Served) -> httpx.AsyncClient:
 
 @pytest.fixture
 def db(infra: Any, moderation_served: Served) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(infra.database_url("moderation_db"), autocommit=True) as connection:
+    with contract_database(infra, "moderation") as connection:
         yield connection
 
 

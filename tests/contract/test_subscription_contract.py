@@ -22,7 +22,7 @@ from kindred.sdl import REPO, export
 from kindred.topics import Topic
 from subgraphs.subscription.schema import Entitlement
 from tests.contract.conftest import STRIPE_TEST_SECRET, Served
-from tests.support import error_codes, gql
+from tests.support import contract_database, error_codes, gql
 from tests.support_stripe import (
     StripeStub,
     charge_refunded,
@@ -55,7 +55,7 @@ def stub(client: httpx.AsyncClient) -> StripeStub:
 
 @pytest.fixture
 def db(infra: Any, subscription_served: Served) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(infra.database_url("subscription_db"), autocommit=True) as connection:
+    with contract_database(infra, "subscription") as connection:
         yield connection
 
 
