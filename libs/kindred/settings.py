@@ -78,6 +78,10 @@ class Settings:
     jwt_create_key: bool
     # A PEM file of public keys published in the JWKS besides the signing key's (rotation).
     jwt_published_keys_path: Path | None
+    # Staff tokens: the admin subgraph signs them (its key), every subgraph verifies them.
+    staff_jwt_issuer: str
+    staff_jwks_url: str
+    staff_jwt_private_key_path: Path
     # Also the event latency on the embedded broker, which does not answer a waiting fetch
     # early; shorter waits cost idle CPU in every consumer and in the broker.
     consumer_fetch_max_wait_ms: int
@@ -155,6 +159,15 @@ def load_settings(subgraph: str) -> Settings:
             Path(os.environ["KINDRED_JWT_PUBLISHED_KEYS_PATH"])
             if os.environ.get("KINDRED_JWT_PUBLISHED_KEYS_PATH")
             else None
+        ),
+        staff_jwt_issuer=_env("KINDRED_STAFF_JWT_ISSUER", "kindred-admin"),
+        staff_jwks_url=_env(
+            "KINDRED_STAFF_JWKS_URL", "http://127.0.0.1:3009/.well-known/jwks.json"
+        ),
+        staff_jwt_private_key_path=Path(
+            _env(
+                "KINDRED_STAFF_JWT_PRIVATE_KEY_PATH", str(data_dir / "keys" / "staff-signing.pem")
+            )
         ),
         consumer_fetch_max_wait_ms=int(_env("KINDRED_CONSUMER_FETCH_MAX_WAIT_MS", "50")),
         # Connections kept open. Requests beyond it wait for one: overflow connections

@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from kindred import member_state
+from kindred.credentials import TokenIssuer
 from kindred.errors import Forbidden
 from kindred.events import Event
 from kindred.sdl import REPO, export
@@ -30,7 +31,6 @@ from subgraphs.queuing.handlers import HANDLERS as QUEUING_HANDLERS
 from subgraphs.user import events as user_events
 from subgraphs.user.handlers import HANDLERS as USER_HANDLERS
 from subgraphs.user.models import Account
-from subgraphs.user.security import TokenIssuer
 from tests.contract.conftest import Served, serve_trusting
 from tests.support import error_codes, gql, register
 

@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         outcome = args.run(args)
-        if inspect.isawaitable(outcome):
+        if inspect.iscoroutine(outcome):
             outcome = asyncio.run(outcome)
     except KeyboardInterrupt:
         print("interrupted.", file=sys.stderr)
