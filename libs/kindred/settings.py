@@ -165,9 +165,7 @@ def load_settings(subgraph: str) -> Settings:
             "KINDRED_STAFF_JWKS_URL", "http://127.0.0.1:3009/.well-known/jwks.json"
         ),
         staff_jwt_private_key_path=Path(
-            _env(
-                "KINDRED_STAFF_JWT_PRIVATE_KEY_PATH", str(data_dir / "keys" / "staff-signing.pem")
-            )
+            _env("KINDRED_STAFF_JWT_PRIVATE_KEY_PATH", str(data_dir / "keys" / "staff-signing.pem"))
         ),
         consumer_fetch_max_wait_ms=int(_env("KINDRED_CONSUMER_FETCH_MAX_WAIT_MS", "50")),
         # Connections kept open. Requests beyond it wait for one: overflow connections

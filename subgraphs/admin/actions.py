@@ -47,10 +47,9 @@ class ActionRefused(KindredError):
 
     def __init__(self, entry: AuditEntry | Any) -> None:
         super().__init__(entry.error_message or "The action was refused.", auditId=str(entry.id))
+        code = entry.error_code or ""
         self.code = (
-            ErrorCode(entry.error_code)
-            if entry.error_code in ErrorCode.__members__.values()
-            else ErrorCode.INTERNAL
+            ErrorCode(code) if code in ErrorCode.__members__.values() else ErrorCode.INTERNAL
         )
 
 
@@ -153,8 +152,8 @@ async def manage(
             )
         return changed
     except KindredError as error:
-        if error.code == ErrorCode.UNAVAILABLE or isinstance(error, Forbidden) and (
-            error.details.get("reason") == "DISABLED"
+        if error.code == ErrorCode.UNAVAILABLE or (
+            isinstance(error, Forbidden) and (error.details.get("reason") == "DISABLED")
         ):
             raise
         async with platform.db.session() as session, session.begin():

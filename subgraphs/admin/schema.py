@@ -23,7 +23,7 @@ from kindred.errors import Forbidden
 from kindred.graphql import build_schema, describe_values
 from kindred.ids import parse_id
 from kindred.pagination import After, Connection, First, connection, page_size
-from kindred.staff import Role, Scope, scopes_for, staff_field, staff_mutation
+from kindred.staff import Scope, scopes_for, staff_field, staff_mutation
 from subgraphs.admin import actions, owners, service
 from subgraphs.admin.actions import StaffAction
 from subgraphs.admin.service import AuditAction, TargetType
@@ -287,7 +287,9 @@ class Query:
         ] = None,
         target: Annotated[
             strawberry.ID | None,
-            strawberry.argument(description="Only actions on this target (a case, member or staff id)."),
+            strawberry.argument(
+                description="Only actions on this target (a case, member or staff id)."
+            ),
         ] = None,
     ) -> Connection[AuditEntry]:
         size = page_size(first)
@@ -584,7 +586,8 @@ class Mutation:
         info: Ctx,
         user_id: Annotated[strawberry.ID, strawberry.argument(description="The member.")],
         reason: Annotated[
-            str, strawberry.argument(description="Why (kept with the refund; 1 to 1,000 characters).")
+            str,
+            strawberry.argument(description="Why (kept with the refund; 1 to 1,000 characters)."),
         ],
         idempotency_key: IdempotencyKey,
     ) -> AuditEntry:

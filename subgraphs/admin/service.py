@@ -99,9 +99,7 @@ async def create_staff(
         display_name=check_display_name(display_name),
         role=check_role(role).value,
         # Hashing takes tens of milliseconds of CPU: off the event loop.
-        password_hash=await asyncio.to_thread(
-            credentials.hash_password, check_password(password)
-        ),
+        password_hash=await asyncio.to_thread(credentials.hash_password, check_password(password)),
         created_at=now,
         updated_at=now,
     )
@@ -127,7 +125,9 @@ async def seed_admin(database: Database, *, email: str, password: str) -> bool:
     return True
 
 
-async def get_staff(session: AsyncSession, staff_id: uuid.UUID, *, lock: bool = False) -> StaffAccount:
+async def get_staff(
+    session: AsyncSession, staff_id: uuid.UUID, *, lock: bool = False
+) -> StaffAccount:
     """The staff account, or `NOT_FOUND`."""
     staff = await session.get(StaffAccount, staff_id, with_for_update=lock)
     if staff is None:
@@ -135,18 +135,14 @@ async def get_staff(session: AsyncSession, staff_id: uuid.UUID, *, lock: bool = 
     return staff
 
 
-async def staff_by_id(
-    connection: AsyncConnection, ids: Sequence[uuid.UUID]
-) -> list[Any | None]:
+async def staff_by_id(connection: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Any | None]:
     """Staff accounts by id, in order (None where unknown), in one query."""
     rows = await connection.execute(select(StaffAccount).where(col(StaffAccount.id).in_(ids)))
     found = {row.id: row for row in rows}
     return [found.get(id_) for id_ in ids]
 
 
-async def staff_list(
-    connection: AsyncConnection, *, first: int, after: str | None
-) -> list[Any]:
+async def staff_list(connection: AsyncConnection, *, first: int, after: str | None) -> list[Any]:
     """Staff accounts, newest first, one page (and one more row to tell if more follow)."""
     statement = select(StaffAccount)
     condition = older_than(
