@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from kindred.app import Subgraph, create_app
-from kindred.auth import trusted_verifier
+from kindred.auth import TokenVerifier, trusted_verifier
 from kindred.credentials import TokenIssuer, load_or_create_signing_key
 from kindred.platform import Platform
 from kindred.settings import Settings
@@ -84,7 +84,19 @@ def staff_issuer(infra: Any, contract_data_dir: Path) -> TokenIssuer:
 @pytest.fixture(scope="session")
 async def user_served(infra: Any, contract_data_dir: Path) -> AsyncIterator[Served]:
     # No event consumer: it would join the group the end-to-end tests' user subgraph uses.
-    subgraph = dataclasses.replace(USER, handlers={})
+    # Its own key for members' tokens; the test staff issuer's for staff tokens.
+    staff = _staff_issuer(infra, contract_data_dir)
+
+    async def staff_keys() -> dict[str, Any]:
+        return staff.jwks()
+
+    def verifier(settings: Settings, state: Any) -> TokenVerifier:
+        async def member_keys() -> dict[str, Any]:
+            return dict(state.issuer.jwks())
+
+        return trusted_verifier(settings, member_keys=member_keys, staff_keys=staff_keys)
+
+    subgraph = dataclasses.replace(USER, handlers={}, verifier=verifier)
     async with serve(subgraph, _settings("user", infra, contract_data_dir)) as served:
         yield served
 
