@@ -16,6 +16,7 @@ from kindred.auth import TokenVerifier, trusted_verifier
 from kindred.credentials import TokenIssuer, load_or_create_signing_key
 from kindred.platform import Platform
 from kindred.settings import Settings
+from subgraphs.admin.app import SUBGRAPH as ADMIN
 from subgraphs.interaction.app import SUBGRAPH as INTERACTION
 from subgraphs.moderation.app import SUBGRAPH as MODERATION
 from subgraphs.queuing.app import SUBGRAPH as QUEUING
@@ -28,6 +29,7 @@ from tests.support import settings_for
 class Served:
     client: httpx.AsyncClient
     platform: Platform
+    app: Any = None
 
 
 @asynccontextmanager
@@ -37,7 +39,7 @@ async def serve(subgraph: Subgraph, settings: Settings) -> AsyncIterator[Served]
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://subgraph") as client:
-            yield Served(client, app.state.platform)
+            yield Served(client, app.state.platform, app)
 
 
 @pytest.fixture(scope="session")
@@ -187,4 +189,33 @@ async def subscription_served(
         issuer=issuer,
         stripe_webhook_secret=STRIPE_TEST_SECRET,
     ) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+async def admin_served(
+    infra: Any,
+    contract_data_dir: Path,
+    issuer: TokenIssuer,
+    moderation_served: Served,
+    subscription_served: Served,
+) -> AsyncIterator[Served]:
+    """The admin subgraph, whose calls to the owners of what staff act on reach the
+    in-process moderation and subscription subgraphs (over ASGI instead of a socket)."""
+    async with serve_trusting(
+        ADMIN,
+        infra=infra,
+        data_dir=contract_data_dir,
+        issuer=issuer,
+        moderation_graphql_url="http://moderation/graphql",
+        subscription_graphql_url="http://subscription/graphql",
+    ) as served:
+        await served.platform.http.aclose()
+        owners = {
+            "http://moderation": moderation_served,
+            "http://subscription": subscription_served,
+        }
+        served.platform.http = httpx.AsyncClient(
+            mounts={url: httpx.ASGITransport(app=owner.app) for url, owner in owners.items()}
+        )
         yield served
