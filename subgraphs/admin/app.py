@@ -16,6 +16,7 @@ from kindred.credentials import TokenIssuer, load_or_create_signing_key
 from kindred.platform import Platform
 from kindred.settings import Settings
 from subgraphs.admin import service
+from subgraphs.admin.handlers import HANDLERS
 from subgraphs.admin.schema import AdminState, schema
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ SUBGRAPH = Subgraph(
     name="admin",
     schema=schema,
     migrations_dir=Path(__file__).parent / "migrations",
+    handlers=HANDLERS,
     routes=[Route("/.well-known/jwks.json", jwks)],
     state=admin_state,
     verifier=local_verifier,

@@ -5,6 +5,8 @@ action, also when the owner refuses and when a click is retried with the same ke
 
 from __future__ import annotations
 
+import argparse
+import io
 import secrets
 import time
 import uuid
@@ -20,7 +22,7 @@ import pytest
 from kindred.credentials import TokenIssuer
 from kindred.sdl import REPO, export
 from kindred.staff import Role, Scope
-from subgraphs.admin import service
+from subgraphs.admin import cli, service
 from subgraphs.moderation import handlers as moderation_handlers
 from subgraphs.user import events as user_events
 from subgraphs.user.models import Account
@@ -470,3 +472,38 @@ async def test_the_audit_log_is_read_with_audit_read_by_staff_or_target(
     assert [(e["node"]["action"], e["node"]["staffId"]) for e in one] == [
         ("CREATE_STAFF", admin_id)
     ]
+
+
+# -- bootstrapping ---------------------------------------------------------------------------
+
+
+async def test_the_first_admin_is_made_from_the_command_line(
+    client: httpx.AsyncClient,
+    admin_served: Served,
+    db: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    email = f"first-{uuid.uuid4().hex[:10]}@kindred.test"
+    monkeypatch.setenv("KINDRED_ADMIN_DATABASE_URL", admin_served.platform.settings.database_url)
+    argv = ["staff", "create", "--email", email, "--role", "admin", "--password-stdin"]
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{PASSWORD}\n"))
+    assert await cli.run_create(cli_args(argv)) == 0
+    assert "created admin" in capsys.readouterr().out
+    login = _ok(await staff_login(client, email, PASSWORD))["staffLogin"]
+    assert "staff:manage" in login["staff"]["scopes"]
+    assert audit_rows(db, target_id=login["staff"]["id"]) == [("CREATE_STAFF", "SUCCEEDED", None)]
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{PASSWORD}\n"))
+    assert await cli.run_create(cli_args(argv)) == 1
+    assert "already exists" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    other = [*argv[:3], f"x{email}", *argv[4:]]
+    assert await cli.run_create(cli_args(other)) == 1
+    assert "password" in capsys.readouterr().err
+
+
+def cli_args(argv: list[str]) -> argparse.Namespace:
+    root = argparse.ArgumentParser(prog="kindred")
+    cli.register(root.add_subparsers(dest="command", required=True))
+    return root.parse_args(argv)
