@@ -37,8 +37,7 @@ if (args.length === 0 || (args[0] === '--introspect' && args.length !== 2)) {
 const schema =
   args[0] === '--introspect'
     ? await introspected(args[1])
-    : // The router's feature set: staff fields carry @authenticated and @requiresScopes, which
-      // the router enforces and which stay out of the API schema clients see.
+    : // The Apollo Router's features: staff-only fields carry @authenticated/@requiresScopes.
       Supergraph.build(readFileSync(args[0], 'utf8'), {
         supportedFeatures: ROUTER_SUPPORTED_SUPERGRAPH_FEATURES,
       })

@@ -28,6 +28,9 @@ DEV_STRIPE_WEBHOOK_SECRET = "whsec_kindred_dev_only"
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+# The dev stack's trace store (kindred.devstack.traces), which `kindred trace` reads.
+DEFAULT_TRACE_STORE_URL = "http://127.0.0.1:4318"
+
 
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name)
@@ -217,3 +220,8 @@ def load_settings(subgraph: str) -> Settings:
         # A stable consumer-group member id: a restarted process rejoins at once.
         instance_id=_env("KINDRED_INSTANCE_ID", f"{subgraph}-{socket.gethostname()}-{port}"),
     )
+
+
+def trace_store_url() -> str:
+    """Where `kindred trace` reads traces (`KINDRED_TRACE_STORE_URL`)."""
+    return _env("KINDRED_TRACE_STORE_URL", DEFAULT_TRACE_STORE_URL)

@@ -73,12 +73,7 @@ test("the edge adds the error to the engine's null data on the way to the client
     });
   });
   const supergraph = readFileSync(new URL('../../supergraph.graphql', import.meta.url), 'utf8');
-  const checker = new DocumentChecker(
-    // The router's feature set: staff fields carry @authenticated and @requiresScopes.
-    Supergraph.build(supergraph, { supportedFeatures: ROUTER_SUPPORTED_SUPERGRAPH_FEATURES })
-      .apiSchema()
-      .toGraphQLJSSchema(),
-  );
+  const checker = new DocumentChecker(Supergraph.build(supergraph, { supportedFeatures: ROUTER_SUPPORTED_SUPERGRAPH_FEATURES }).apiSchema().toGraphQLJSSchema());
   const enginePort = await listening(engine);
   const edge = createEdge({
     engine: { host: '127.0.0.1', port: enginePort, graphqlPath: '/graphql', wsUrl: `ws://127.0.0.1:${enginePort}/graphql` },

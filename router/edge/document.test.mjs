@@ -8,12 +8,7 @@ import { DocumentChecker } from './document.mjs';
 import { LIMITS } from './limits.mjs';
 
 const supergraph = readFileSync(new URL('../../supergraph.graphql', import.meta.url), 'utf8');
-const checker = new DocumentChecker(
-  // The router's feature set: staff fields carry @authenticated and @requiresScopes.
-  Supergraph.build(supergraph, { supportedFeatures: ROUTER_SUPPORTED_SUPERGRAPH_FEATURES })
-    .apiSchema()
-    .toGraphQLJSSchema(),
-);
+const checker = new DocumentChecker(Supergraph.build(supergraph, { supportedFeatures: ROUTER_SUPPORTED_SUPERGRAPH_FEATURES }).apiSchema().toGraphQLJSSchema());
 
 function refusal(query, operationName) {
   const verdict = checker.check(query, operationName);

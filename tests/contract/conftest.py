@@ -17,6 +17,8 @@ from kindred.credentials import TokenIssuer, load_or_create_signing_key
 from kindred.platform import Platform
 from kindred.settings import Settings
 from subgraphs.admin.app import SUBGRAPH as ADMIN
+from subgraphs.analytics.app import SUBGRAPH as ANALYTICS
+from subgraphs.history.app import SUBGRAPH as HISTORY
 from subgraphs.interaction.app import SUBGRAPH as INTERACTION
 from subgraphs.moderation.app import SUBGRAPH as MODERATION
 from subgraphs.queuing.app import SUBGRAPH as QUEUING
@@ -165,6 +167,16 @@ async def interaction_served(
 
 
 @pytest.fixture(scope="session")
+async def history_served(
+    infra: Any, contract_data_dir: Path, issuer: TokenIssuer
+) -> AsyncIterator[Served]:
+    async with serve_trusting(
+        HISTORY, infra=infra, data_dir=contract_data_dir, issuer=issuer
+    ) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
 async def moderation_served(
     infra: Any, contract_data_dir: Path, issuer: TokenIssuer
 ) -> AsyncIterator[Served]:
@@ -188,6 +200,16 @@ async def subscription_served(
         data_dir=contract_data_dir,
         issuer=issuer,
         stripe_webhook_secret=STRIPE_TEST_SECRET,
+    ) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+async def analytics_served(
+    infra: Any, contract_data_dir: Path, issuer: TokenIssuer
+) -> AsyncIterator[Served]:
+    async with serve_trusting(
+        ANALYTICS, infra=infra, data_dir=contract_data_dir, issuer=issuer
     ) as served:
         yield served
 

@@ -22,11 +22,14 @@ from kindred.devstack.process import (
 )
 from kindred.devstack.redis_server import EmbeddedRedis
 from kindred.devstack.supergraph import render_supergraph, subgraph_ports, subgraph_schema_files
+from kindred.devstack.traces import EmbeddedTraceStore
 
 DEFAULT_POSTGRES_PORT = 5432
 DEFAULT_REDIS_PORT = 6379
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_GATEWAY_PORT = 4000
+# OTLP/HTTP's usual port: the trace store (`kindred trace` reads it).
+DEFAULT_TRACE_STORE_PORT = 4318
 # The admin `make dev` (and the end-to-end tests) create at start: known to everyone who
 # reads this file, so it exists only where the stack sets it (never in production).
 DEV_ADMIN_EMAIL = "admin@kindred.dev"
@@ -61,6 +64,7 @@ class Stack:
 
     An external server is used instead of the embedded one when its URL is given
     (postgres_url, redis_url, kafka_bootstrap); topics and databases are created either way.
+    The trace store (on trace_store_port; None for none) receives every process's spans.
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class Stack:
         subgraph_ports: dict[str, int] | None = None,
         gateway_port: int = DEFAULT_GATEWAY_PORT,
         *,
+        trace_store_port: int | None = DEFAULT_TRACE_STORE_PORT,
         postgres_url: str | None = None,
         redis_url: str | None = None,
         kafka_bootstrap: str | None = None,
@@ -101,6 +106,13 @@ class Stack:
         self.broker = (
             None if kafka_bootstrap else EmbeddedBroker(kafka_port, log_dir=self.log_dir, echo=echo)
         )
+        self.trace_store = (
+            None
+            if trace_store_port is None
+            else EmbeddedTraceStore(trace_store_port, log_dir=self.log_dir, echo=echo)
+        )
+        # Where every process sends its spans (OTLP/HTTP), and `kindred trace` reads them.
+        self.trace_store_url = self.trace_store.url if self.trace_store else None
         self.postgres_url = postgres_url or self.postgres.url  # type: ignore[union-attr]
         self.redis_url = redis_url or self.redis.url  # type: ignore[union-attr]
         self.kafka_bootstrap = kafka_bootstrap or self.broker.bootstrap  # type: ignore[union-attr]
@@ -122,6 +134,8 @@ class Stack:
         """Start the embedded servers (those without an external URL), then create every
         subgraph's database and every topic."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.trace_store is not None:
+            self.trace_store.start()
         if self.postgres is not None:
             self.postgres.start()
         create_databases(self.postgres_url, [database_name(name) for name in self.subgraph_ports])
@@ -146,6 +160,8 @@ class Stack:
             KINDRED_KAFKA_BOOTSTRAP=self.kafka_bootstrap,
             KINDRED_DATA_DIR=str(self.data_dir),
         )
+        if self.trace_store_url:
+            env["KINDRED_OTLP_ENDPOINT"] = self.trace_store_url
         if "user" in self.subgraph_ports:  # a stack of other subgraphs only has no issuer
             env.update(
                 KINDRED_JWKS_URL=f"{self.subgraph_url('user')}/.well-known/jwks.json",
@@ -296,7 +312,10 @@ class Stack:
             self.gateway = self.engine
             return
         schema = api_schema(router, supergraph, self.data_dir / "gateway" / "api.graphql")
-        argv = edge_argv(router, self.gateway_port, schema, engine_port, launch)
+        otlp = f"{self.trace_store_url}/v1/traces" if self.trace_store_url else None
+        argv = edge_argv(
+            router, self.gateway_port, schema, engine_port, launch, engine=engine, otlp_url=otlp
+        )
         self.gateway = ManagedProcess(
             "edge", argv, log_path=self.log_dir / "edge.log", cwd=router, echo=self.echo
         )
@@ -329,7 +348,8 @@ class Stack:
         """Stop everything that runs, in reverse start order; never raises for one part."""
         steps: list[Callable[[], None]] = [self.stop_gateway]
         steps += [partial(self.stop_subgraph, name) for name in reversed(list(self.subgraphs))]
-        steps += [part.stop for part in (self.broker, self.redis, self.postgres) if part]
+        parts = (self.broker, self.redis, self.postgres, self.trace_store)
+        steps += [part.stop for part in parts if part]
         for step in steps:
             try:
                 step()
