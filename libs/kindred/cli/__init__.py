@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 # The subcommand modules, in the order `kindred --help` lists them: a bare name is a module
 # of this package, a dotted one a subgraph's own command (say, rebuilding its read model).
-COMMANDS: tuple[str, ...] = ("trace", "subgraphs.history.rebuild")
+COMMANDS: tuple[str, ...] = ("trace", "subgraphs.history.rebuild", "subgraphs.admin.cli")
 
 
 def parser() -> argparse.ArgumentParser:
