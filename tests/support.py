@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import psycopg
 
 from kindred.credentials import TokenIssuer
 from kindred.settings import Settings, load_settings
@@ -112,12 +113,14 @@ def settings_for(
     redis_url: str,
     kafka_bootstrap: str,
     data_dir: Path,
+    database_prefix: str = "",
     **changes: Any,
 ) -> Settings:
-    """The subgraph's settings pointed at the test session's servers."""
+    """The subgraph's settings pointed at the test session's servers (its database named
+    with `database_prefix`, for tests that must not share the running stack's)."""
     return dataclasses.replace(
         load_settings(subgraph),
-        database_url=f"{postgres_url.rstrip('/')}/{subgraph}_db",
+        database_url=f"{postgres_url.rstrip('/')}/{database_prefix}{subgraph}_db",
         redis_url=redis_url,
         kafka_bootstrap=kafka_bootstrap,
         data_dir=data_dir,
@@ -132,3 +135,14 @@ def staff_token(staff_issuer: TokenIssuer, *roles: Role | str) -> str:
     return staff_issuer.access_token(
         uuid.uuid4(), roles=sorted(roles), scopes=sorted(scopes_for(roles))
     )
+
+
+# The contract tests' in-process subgraphs keep their data apart from the end-to-end stack's
+# (whose relay would otherwise race theirs for the same outbox rows): `contract_user_db`, ….
+CONTRACT_DATABASE_PREFIX = "contract_"
+
+
+def contract_database(infra: Any, subgraph: str) -> psycopg.Connection[Any]:
+    """An autocommit connection to the database the contract tests' `subgraph` uses."""
+    url = infra.database_url(f"{CONTRACT_DATABASE_PREFIX}{subgraph}_db")
+    return psycopg.connect(url, autocommit=True)

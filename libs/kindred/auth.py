@@ -179,15 +179,18 @@ class TokenVerifier:
         staff = issuer in self._staff_issuers
         identity = Identity(
             user_id=str(claims["sub"]),
-            roles=_claimed_roles(claims),
+            roles=_claimed_roles(claims, staff=staff),
             scopes=_claimed_scopes(claims, staff=staff),
             staff=staff,
         )
         return identity, float(claims["exp"])
 
 
-def _claimed_roles(claims: Mapping[str, Any]) -> frozenset[str]:
+def _claimed_roles(claims: Mapping[str, Any], *, staff: bool) -> frozenset[str]:
+    """The staff `roles` claim; a member's token has none (the user subgraph never signs one)."""
     roles = claims.get("roles") or []
+    if roles and not staff:
+        raise Unauthenticated("A member's access token carries no roles.")
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
         raise Unauthenticated("The access token's `roles` claim is malformed.")
     return frozenset(roles)

@@ -76,13 +76,6 @@ class RequestContext:
         """The signed-in caller's id, or `UNAUTHENTICATED`."""
         return uuid.UUID(self.require_identity().user_id)
 
-    def require_role(self, role: str, *, what: str) -> Identity:
-        """The caller if their token carries staff `role`; `FORBIDDEN` (naming `what`) if not."""
-        identity = self.require_identity()
-        if role not in identity.roles:
-            raise Forbidden(f"Only staff with the {role} role can {what}.")
-        return identity
-
     def require_scope(self, scope: str, *, what: str) -> Identity:
         """The caller if they are staff holding `scope`; `UNAUTHENTICATED` without a token,
         `FORBIDDEN` (naming `what`) for a member or for staff without the scope."""

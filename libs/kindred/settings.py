@@ -120,6 +120,15 @@ class Settings:
     # signature's timestamp may be from now (older deliveries are refused as replays).
     stripe_webhook_secret: str
     stripe_webhook_tolerance_seconds: int
+    # The admin subgraph: staff tokens are short-lived (a disabled account's token outlives
+    # it by at most this), staff sessions last a working day; the owners staff actions call;
+    # the admin created at start when the account is missing (`make dev` only: unset, none).
+    staff_access_token_ttl_seconds: int
+    staff_refresh_token_ttl_seconds: int
+    moderation_graphql_url: str
+    subscription_graphql_url: str
+    staff_seed_email: str | None
+    staff_seed_password: str | None
 
     @property
     def database_name(self) -> str:
@@ -196,6 +205,18 @@ def load_settings(subgraph: str) -> Settings:
         stripe_webhook_tolerance_seconds=int(
             _env("KINDRED_STRIPE_WEBHOOK_TOLERANCE_SECONDS", "300")
         ),
+        staff_access_token_ttl_seconds=int(_env("KINDRED_STAFF_ACCESS_TOKEN_TTL_SECONDS", "300")),
+        staff_refresh_token_ttl_seconds=int(
+            _env("KINDRED_STAFF_REFRESH_TOKEN_TTL_SECONDS", str(12 * 3600))
+        ),
+        moderation_graphql_url=_env(
+            "KINDRED_MODERATION_GRAPHQL_URL", "http://127.0.0.1:3007/graphql"
+        ),
+        subscription_graphql_url=_env(
+            "KINDRED_SUBSCRIPTION_GRAPHQL_URL", "http://127.0.0.1:3010/graphql"
+        ),
+        staff_seed_email=os.environ.get("KINDRED_STAFF_SEED_EMAIL") or None,
+        staff_seed_password=os.environ.get("KINDRED_STAFF_SEED_PASSWORD") or None,
         # A stable consumer-group member id: a restarted process rejoins at once.
         instance_id=_env("KINDRED_INSTANCE_ID", f"{subgraph}-{socket.gethostname()}-{port}"),
     )

@@ -113,7 +113,15 @@ class Action(ModerationTable, table=True):
     """What a moderator decided on a case: WARN, SUSPEND (until), BAN or DISMISS."""
 
     __tablename__ = "actions"
-    __table_args__ = (Index("ix_actions_by_member", "user_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_actions_by_member", "user_id", "created_at", "id"),
+        Index(
+            "ux_actions_request_key",
+            "request_key",
+            unique=True,
+            postgresql_where=text("request_key IS NOT NULL"),
+        ),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     case_id: uuid.UUID
@@ -124,6 +132,8 @@ class Action(ModerationTable, table=True):
     moderator_id: uuid.UUID
     created_at: datetime = columns.timestamp()
     overturned_at: datetime | None = columns.timestamp(nullable=True)
+    # The admin subgraph's key for a staff request (`imposeSuspension`): once per key.
+    request_key: str | None = None
 
 
 class Standing(ModerationTable, table=True):

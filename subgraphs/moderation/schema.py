@@ -1,7 +1,8 @@
 """The moderation subgraph's GraphQL schema: reports, cases, actions, standings, appeals.
 
 Members report, read their own reports, standing and actions, and appeal. Reading cases
-and acting on them takes a token with the `moderator` role (FORBIDDEN otherwise).
+and appeals is for staff with cases:read, acting on them with cases:act, and suspending a
+member without a case with members:suspend (kindred.staff; FORBIDDEN otherwise).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from kindred.errors import NotFound
 from kindred.graphql import build_schema, describe_values
 from kindred.ids import parse_id
 from kindred.pagination import After, Connection, First, connection, page_size
+from kindred.staff import Scope, staff_field, staff_mutation
 from subgraphs.moderation import cases, service
 from subgraphs.moderation.types import (
     Appeal,
@@ -30,7 +32,7 @@ from subgraphs.moderation.types import (
     Report,
     ReportReason,
     User,
-    moderator_id,
+    staff_id,
 )
 
 CaseId = Annotated[strawberry.ID, strawberry.argument(description="The case.")]
@@ -77,7 +79,9 @@ class Query:
             rows, first=size, node=Report.from_row, key=lambda row: (row.created_at, row.id)
         )
 
-    @strawberry.field(description="Cases, most recently opened first; moderators only.")
+    @staff_field(
+        scopes=[Scope.CASES_READ], description="Cases, most recently opened first; staff only."
+    )
     async def moderation_cases(
         self,
         info: Ctx,
@@ -88,7 +92,6 @@ class Query:
         first: First = None,
         after: After = None,
     ) -> Connection[ModerationCase]:
-        moderator_id(info, what="read moderation cases")
         size = page_size(first)
         async with info.context.platform.db.read() as conn:
             rows = await service.cases_list(
@@ -104,12 +107,11 @@ class Query:
             key=lambda row: (row.opened_at, row.id),
         )
 
-    @strawberry.field(description="One case; moderators only.")
+    @staff_field(scopes=[Scope.CASES_READ], description="One case; staff only.")
     async def moderation_case(self, info: Ctx, id: CaseId) -> ModerationCase:
-        moderator_id(info, what="read moderation cases")
         return await _case(info, parse_id(id))
 
-    @strawberry.field(description="Appeals, newest first; moderators only.")
+    @staff_field(scopes=[Scope.CASES_READ], description="Appeals, newest first; staff only.")
     async def moderation_appeals(
         self,
         info: Ctx,
@@ -120,7 +122,6 @@ class Query:
         first: First = None,
         after: After = None,
     ) -> Connection[Appeal]:
-        moderator_id(info, what="read appeals")
         size = page_size(first)
         async with info.context.platform.db.read() as conn:
             rows = await service.appeals_list(
@@ -196,19 +197,20 @@ class Mutation:
             appeal = await service.appeal(session, action_id=action_key, user_id=member, text=text)
         return Appeal.from_row(appeal)
 
-    @strawberry.mutation(
-        description="Takes an OPEN case into review (anything else is CONFLICT); moderators only."
+    @staff_mutation(
+        scopes=[Scope.CASES_ACT],
+        description="Takes an OPEN case into review (anything else is CONFLICT); staff only.",
     )
     async def start_case_review(self, info: Ctx, case_id: CaseId) -> ModerationCase:
-        moderator_id(info, what="review cases")
         async with info.context.platform.db.session() as session, session.begin():
             case = await service.start_review(session, case_id=parse_id(case_id, field="caseId"))
         return ModerationCase.from_row(case)
 
-    @strawberry.mutation(
+    @staff_mutation(
+        scopes=[Scope.CASES_ACT],
         description="Closes an OPEN or IN_REVIEW case with an action (a closed case is "
         "CONFLICT): WARN; SUSPEND until `until` (in the future, within a year); BAN; or "
-        "DISMISS. SUSPEND and BAN take effect at once everywhere; moderators only."
+        "DISMISS. SUSPEND and BAN take effect at once everywhere; staff only.",
     )
     async def take_moderation_action(
         self,
@@ -223,7 +225,7 @@ class Mutation:
             strawberry.argument(description="When a SUSPEND ends; only for SUSPEND."),
         ] = None,
     ) -> ModerationAction:
-        moderator = moderator_id(info, what="act on cases")
+        moderator = staff_id(info)
         async with info.context.platform.db.unit_of_work() as uow:
             taken = await service.take_action(
                 uow,
@@ -236,9 +238,10 @@ class Mutation:
             await uow.commit()
         return ModerationAction.from_row(taken)
 
-    @strawberry.mutation(
+    @staff_mutation(
+        scopes=[Scope.CASES_ACT],
         description="Decides a PENDING appeal (a decided one is CONFLICT); OVERTURNED undoes "
-        "the action and ends a suspension or ban it put in force. Moderators only."
+        "the action and ends a suspension or ban it put in force. Staff only.",
     )
     async def decide_appeal(
         self,
@@ -246,7 +249,7 @@ class Mutation:
         appeal_id: Annotated[strawberry.ID, strawberry.argument(description="The appeal.")],
         outcome: Annotated[AppealOutcome, strawberry.argument(description="The decision.")],
     ) -> Appeal:
-        moderator = moderator_id(info, what="decide appeals")
+        moderator = staff_id(info)
         async with info.context.platform.db.unit_of_work() as uow:
             appeal = await service.decide_appeal(
                 uow,
@@ -256,6 +259,38 @@ class Mutation:
             )
             await uow.commit()
         return Appeal.from_row(appeal)
+
+    @staff_mutation(
+        scopes=[Scope.MEMBERS_SUSPEND],
+        description="Suspends a member until `until` (in the future, within a year) without "
+        "waiting for a report: their open case, or a new one, closes with the suspension. "
+        "Once per `requestKey` (the same key answers the same action); staff only. The "
+        "admin subgraph's `suspendMember` calls it and keeps the audit log.",
+    )
+    async def impose_suspension(
+        self,
+        info: Ctx,
+        user_id: Annotated[strawberry.ID, strawberry.argument(description="The member.")],
+        until: Annotated[datetime, strawberry.argument(description="When it ends.")],
+        reason: Annotated[
+            str, strawberry.argument(description="Why (the member sees it; 1 to 1,000 characters).")
+        ],
+        request_key: Annotated[
+            str,
+            strawberry.argument(description="Names this one request: a retry answers the same."),
+        ],
+    ) -> ModerationAction:
+        async with info.context.platform.db.unit_of_work() as uow:
+            taken = await service.impose_suspension(
+                uow,
+                user_id=parse_id(user_id, field="userId"),
+                until=until,
+                reason=reason,
+                staff_id=staff_id(info),
+                request_key=request_key,
+            )
+            await uow.commit()
+        return ModerationAction.from_row(taken)
 
 
 schema = build_schema(query=Query, mutation=Mutation, types=[User])

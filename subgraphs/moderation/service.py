@@ -387,6 +387,48 @@ async def take_action(
     return action
 
 
+MAX_REQUEST_KEY = 200
+
+
+async def impose_suspension(
+    uow: UnitOfWork,
+    *,
+    user_id: uuid.UUID,
+    until: datetime,
+    reason: str,
+    staff_id: uuid.UUID,
+    request_key: str,
+) -> Action:
+    """Suspends a member on staff's word: their open case (opened now if there is none)
+    closes with a SUSPEND until `until`, as `take_action` does. Once per `request_key`:
+    the same key answers the action it took. An unknown member is `NOT_FOUND`."""
+    if not 1 <= len(request_key) <= MAX_REQUEST_KEY:
+        raise BadUserInput(
+            f"The request key must have 1 to {MAX_REQUEST_KEY} characters.", field="requestKey"
+        )
+    now = _now()
+    cases.check_action(ActionKind.SUSPEND, until=until, reason=reason, now=now)
+    session = uow.session
+    taken = (
+        await session.exec(select(Action).where(col(Action.request_key) == request_key))
+    ).first()
+    if taken is not None:
+        return taken
+    if not await is_member(session, user_id, lock=True):
+        raise NotFound("No such member.", field="userId")
+    case = await open_case_for(session, user_id=user_id, now=now)
+    action = await take_action(
+        uow,
+        case_id=case.id,
+        kind=ActionKind.SUSPEND,
+        until=until,
+        reason=reason,
+        moderator_id=staff_id,
+    )
+    action.request_key = request_key
+    return action
+
+
 async def end_suspensions(database: Database) -> int:
     """Records the suspensions whose time has passed and publishes `user.reinstated` for
     each, once; how many. Readers never wait for this (they compare `until` with now)."""

@@ -14,12 +14,10 @@ from kindred.graphql import describe_values
 from kindred.ids import parse_id
 from kindred.pagination import After, Connection, First, connection, page_size
 from kindred.shared_types import USER_DESCRIPTION
+from kindred.staff import Scope
 from subgraphs.moderation import cases, service
 
 Ctx = Info[RequestContext, None]
-
-# The staff role a token must carry to read cases and act on them (see README).
-MODERATOR = "moderator"
 
 strawberry.enum(
     service.ReportReason,
@@ -106,15 +104,17 @@ describe_values(
 FlagSource = service.FlagSource
 
 
-def moderator_id(info: Ctx, *, what: str) -> uuid.UUID:
-    """The caller's id if their token carries the moderator role; `FORBIDDEN` if not."""
-    return uuid.UUID(info.context.require_role(MODERATOR, what=what).user_id)
+def staff_id(info: Ctx) -> uuid.UUID:
+    """The id of the staff member calling (a staff field has checked their scopes)."""
+    return uuid.UUID(info.context.require_identity().user_id)
 
 
-def own_or_moderated(info: Ctx, user_id: str, *, what: str) -> uuid.UUID:
-    """`user_id` if it is the caller, or the caller is a moderator; `FORBIDDEN` otherwise."""
+def own_or_staff(info: Ctx, user_id: str, *, what: str) -> uuid.UUID:
+    """`user_id` if it is the caller, or the caller is staff who may read members
+    (`members:read`); `FORBIDDEN` otherwise."""
     identity = info.context.require_identity()
-    if MODERATOR in identity.roles:
+    if identity.staff:
+        info.context.require_scope(Scope.MEMBERS_READ, what=f"read a member's {what}")
         return parse_id(user_id)
     return info.context.require_self(user_id, what=what)
 
@@ -142,10 +142,10 @@ class User:
 
     @strawberry.field(
         description="The member's standing with moderation; own only (FORBIDDEN for anyone "
-        "else's, moderators aside)."
+        "else's; staff with members:read see every member's)."
     )
     async def moderation_status(self, info: Ctx) -> ModerationStatus:
-        member = own_or_moderated(info, self.id, what="moderation status")
+        member = own_or_staff(info, self.id, what="moderation status")
         row = await info.context.read_batched("standings", service.standings_of, member)
         status = service.standing_status(row)
         if row is None or status == cases.StandingStatus.ACTIVE:
@@ -158,12 +158,12 @@ class User:
 
     @strawberry.field(
         description="The warnings, suspensions and bans taken on the member, newest first, "
-        "each with its appeal; own only (moderators aside)."
+        "each with its appeal; own only (staff with members:read see every member's)."
     )
     async def moderation_actions(
         self, info: Ctx, first: First = None, after: After = None
     ) -> Connection[ModerationAction]:
-        member = own_or_moderated(info, self.id, what="moderation actions")
+        member = own_or_staff(info, self.id, what="moderation actions")
         size = page_size(first)
         async with info.context.platform.db.read() as conn:
             rows = await service.actions_of(conn, user_id=member, first=size, after=after)
@@ -304,7 +304,7 @@ class ModerationAction:
 
 @strawberry.type(
     description="Everything about one member that awaits or had a decision: reports and "
-    "screening evidence, and the action that closed it. Moderators only."
+    "screening evidence, and the action that closed it. Staff only (cases:read)."
 )
 class ModerationCase:
     id: strawberry.ID = strawberry.field(description="Stable id of the case.")

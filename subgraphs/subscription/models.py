@@ -57,3 +57,21 @@ class ProviderEvent(SubscriptionTable, table=True):
     user_id: uuid.UUID | None = None
     outcome: str = "APPLIED"
     received_at: datetime = columns.timestamp()
+
+
+class StaffRefund(SubscriptionTable, table=True):
+    """A refund staff recorded (the admin subgraph's `refundSubscription`): it voided the
+    paid period ending `refunded_period_end`. The provider is not called from here: the
+    money goes back through the provider's dashboard, whose `charge.refunded` then changes
+    nothing more. One per `request_key`, so a retried request refunds once."""
+
+    __tablename__ = "staff_refunds"
+    __table_args__ = (Index("ix_staff_refunds_user", "user_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID
+    staff_id: uuid.UUID
+    request_key: str = Field(unique=True)
+    reason: str
+    refunded_period_end: datetime = columns.timestamp()
+    created_at: datetime = columns.timestamp()

@@ -1,19 +1,22 @@
-"""The subscription subgraph's GraphQL schema: the plans, and `User.subscription` and
-`User.entitlements` (own only)."""
+"""The subscription subgraph's GraphQL schema: the plans, `User.subscription` and
+`User.entitlements` (own only; staff with members:read see any member's), and the staff
+refund (billing:refund)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
 from kindred.context import RequestContext
 from kindred.graphql import build_schema, describe_values
+from kindred.ids import parse_id
 from kindred.shared_types import USER_DESCRIPTION
+from kindred.staff import Scope, staff_mutation
 from subgraphs.subscription import plans, service
 
 Ctx = Info[RequestContext, None]
@@ -133,7 +136,12 @@ class MemberSubscription:
 
 
 async def _own_subscription_row(info: Ctx, user_id: strawberry.ID) -> Any:
-    member = info.context.require_self(user_id, what="subscription")
+    """The member's row if the caller is the member, or staff with members:read."""
+    if info.context.require_identity().staff:
+        info.context.require_scope(Scope.MEMBERS_READ, what="read a member's subscription")
+        member = parse_id(user_id)
+    else:
+        member = info.context.require_self(user_id, what="subscription")
     db = info.context.platform.db
 
     async def load(ids: list[uuid.UUID]) -> list[Any]:
@@ -147,14 +155,18 @@ async def _own_subscription_row(info: Ctx, user_id: strawberry.ID) -> Any:
 class User:
     id: strawberry.ID
 
-    @strawberry.field(description="The member's subscription; own only.")
+    @strawberry.field(
+        description="The member's subscription; own only (staff with members:read see any "
+        "member's)."
+    )
     async def subscription(self, info: Ctx) -> MemberSubscription:
         row = await _own_subscription_row(info, self.id)
         return MemberSubscription.from_row(row, now=datetime.now(UTC))
 
     @strawberry.field(
-        description="What the member may do now beyond the free plan; own only. They end by "
-        "themselves when the paid period ends or a refund arrives."
+        description="What the member may do now beyond the free plan; own only (staff with "
+        "members:read see any member's). They end by themselves when the paid period ends or "
+        "a refund arrives."
     )
     async def entitlements(self, info: Ctx) -> list[Entitlement]:
         row = await _own_subscription_row(info, self.id)
@@ -176,4 +188,60 @@ class Query:
         ]
 
 
-schema = build_schema(query=Query, types=[User])
+@strawberry.type(
+    description="A refund staff recorded: the paid period it voided ended then. The money goes "
+    "back through the payment provider's dashboard (no provider call is made from here)."
+)
+class StaffRefund:
+    id: strawberry.ID = strawberry.field(description="Stable id of the refund.")
+    user: User = strawberry.field(description="The member refunded.")
+    refunded_period_end: datetime = strawberry.field(
+        description="The end of the paid period the refund voided."
+    )
+    created_at: datetime = strawberry.field(description="When it was recorded.")
+    subscription: MemberSubscription = strawberry.field(
+        description="The member's subscription after the refund."
+    )
+
+
+@strawberry.type
+class Mutation:
+    @staff_mutation(
+        scopes=[Scope.BILLING_REFUND],
+        description="Refunds a member's paid period: their Premium ends now, the refund is "
+        "recorded and other subgraphs hear of it. CONFLICT when no paid period is in force. "
+        "Once per `requestKey` (the same key answers the same refund); staff only. The admin "
+        "subgraph's `refundSubscription` calls it and keeps the audit log.",
+    )
+    async def record_staff_refund(
+        self,
+        info: Ctx,
+        user_id: Annotated[strawberry.ID, strawberry.argument(description="The member.")],
+        reason: Annotated[str, strawberry.argument(description="Why (1 to 1,000 characters).")],
+        request_key: Annotated[
+            str,
+            strawberry.argument(description="Names this one request: a retry answers the same."),
+        ],
+    ) -> StaffRefund:
+        member = parse_id(user_id, field="userId")
+        now = datetime.now(UTC)
+        async with info.context.platform.db.unit_of_work() as uow:
+            refund, row = await service.refund_by_staff(
+                uow,
+                user_id=member,
+                staff_id=uuid.UUID(info.context.require_identity().user_id),
+                reason=reason,
+                request_key=request_key,
+                now=now,
+            )
+            await uow.commit()
+        return StaffRefund(
+            id=strawberry.ID(str(refund.id)),
+            user=User(id=strawberry.ID(str(member))),
+            refunded_period_end=refund.refunded_period_end,
+            created_at=refund.created_at,
+            subscription=MemberSubscription.from_row(row, now=now),
+        )
+
+
+schema = build_schema(query=Query, mutation=Mutation, types=[User])

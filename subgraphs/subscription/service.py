@@ -17,8 +17,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kindred.db import UnitOfWork
+from kindred.errors import BadUserInput, Conflict
 from subgraphs.subscription import events, stripe
-from subgraphs.subscription.models import MemberSubscription, ProviderEvent
+from subgraphs.subscription.models import MemberSubscription, ProviderEvent, StaffRefund
 from subgraphs.subscription.plans import (
     ENTITLED_STATUSES,
     Plan,
@@ -265,3 +266,54 @@ async def apply_provider_event(
         uow.publish(events.subscription_changed(row, after.standing, provider_event_id=event.id))
     session.add(row)
     return await _record(session, event, outcome, user_id)
+
+
+MAX_REFUND_REASON = 1000
+MAX_REQUEST_KEY = 200
+
+
+async def refund_by_staff(
+    uow: UnitOfWork,
+    *,
+    user_id: uuid.UUID,
+    staff_id: uuid.UUID,
+    reason: str,
+    request_key: str,
+    now: datetime | None = None,
+) -> tuple[StaffRefund, MemberSubscription]:
+    """Voids the member's paid period now (their entitlements end), records the refund and
+    publishes `subscription.changed`. Once per `request_key` (the same key answers the
+    same refund); a member with no paid period in force is `CONFLICT`."""
+    if not reason.strip() or len(reason) > MAX_REFUND_REASON:
+        raise BadUserInput(f"Give a reason of 1 to {MAX_REFUND_REASON} characters.", field="reason")
+    if not 1 <= len(request_key) <= MAX_REQUEST_KEY:
+        raise BadUserInput(
+            f"The request key must have 1 to {MAX_REQUEST_KEY} characters.", field="requestKey"
+        )
+    now = now or _now()
+    session = uow.session
+    row = await _locked_row(session, user_id, now)
+    done = (
+        await session.exec(select(StaffRefund).where(col(StaffRefund.request_key) == request_key))
+    ).first()
+    if done is not None:
+        return done, row
+    before = _snapshot(row, now)
+    if before.standing.entitled_until is None or row.current_period_end is None:
+        raise Conflict("The member has no paid period in force to refund.", field="userId")
+    _apply_refund(row, now)
+    after = _snapshot(row, now)
+    row.version += 1
+    row.updated_at = now
+    session.add(row)
+    refund = StaffRefund(
+        user_id=user_id,
+        staff_id=staff_id,
+        request_key=request_key,
+        reason=reason,
+        refunded_period_end=row.current_period_end,
+        created_at=now,
+    )
+    session.add(refund)
+    uow.publish(events.subscription_changed(row, after.standing, provider_event_id=None))
+    return refund, row

@@ -18,7 +18,9 @@ from kindred.credentials import TokenIssuer
 from kindred.errors import BadUserInput, Forbidden, NotFound
 from kindred.graphql import build_schema, describe_values
 from kindred.ids import parse_id
+from kindred.pagination import After, Connection, First, connection, page_size
 from kindred.shared_types import USER_DESCRIPTION, Gender, Location
+from kindred.staff import Scope, staff_field
 from subgraphs.user import service
 from subgraphs.user.models import AccountView
 from subgraphs.user.models import Device as DeviceRow
@@ -276,6 +278,58 @@ async def _sign_in(info: Ctx, account: AccountView, refresh_token: str) -> AuthP
     )
 
 
+@strawberry.enum(description="Where a member's account stands, as staff see it.")
+class AccountState(Enum):
+    ACTIVE = "ACTIVE"
+    DELETED = "DELETED"
+
+
+describe_values(
+    AccountState,
+    ACTIVE="The account exists and may sign in (moderation may still restrict it).",
+    DELETED="The member closed the account; the row stays for staff.",
+)
+
+
+@strawberry.type(
+    description="A member's account as staff see it: sign-in email and account state. The "
+    "member's profile, standing (`moderationStatus`) and subscription are on `user`."
+)
+class MemberAccount:
+    id: strawberry.ID = strawberry.field(description="The member's user id.")
+    email: str = strawberry.field(description="The member's sign-in email.")
+    display_name: str = strawberry.field(description="The name shown to other members.")
+    state: AccountState = strawberry.field(description="ACTIVE or DELETED.")
+    version: int = strawberry.field(description="The profile's version.")
+    created_at: datetime = strawberry.field(description="When the account was created.")
+    updated_at: datetime = strawberry.field(description="When the profile last changed.")
+    deleted_at: datetime | None = strawberry.field(
+        description="When the member closed the account; null while ACTIVE."
+    )
+
+    @strawberry.field(
+        description="The member as the rest of the graph knows them (null once DELETED): "
+        "their standing, subscription and other staff-visible fields."
+    )
+    async def user(self, info: Ctx) -> User | None:
+        if self.state == AccountState.DELETED:
+            return None
+        return await load_user(info, parse_id(self.id))
+
+    @classmethod
+    def from_row(cls, row: Any) -> MemberAccount:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            email=row.email,
+            display_name=row.display_name,
+            state=AccountState.DELETED if row.deleted_at else AccountState.ACTIVE,
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            deleted_at=row.deleted_at,
+        )
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="The signed-in member.")
@@ -306,6 +360,45 @@ class Query:
         if user is None:
             raise NotFound("No such user.", id=str(id))
         return user
+
+    @staff_field(
+        scopes=[Scope.MEMBERS_READ],
+        description="A member's account by id, deleted ones too; staff only. NOT_FOUND if "
+        "there is none.",
+    )
+    async def staff_member(
+        self,
+        info: Ctx,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The member's id.")],
+    ) -> MemberAccount:
+        async with info.context.platform.db.read() as conn:
+            row = await service.account_for_staff(conn, user_id=parse_id(id))
+        if row is None:
+            raise NotFound("No such member.", field="id")
+        return MemberAccount.from_row(row)
+
+    @staff_field(
+        scopes=[Scope.MEMBERS_READ],
+        description="Members whose sign-in email starts with `email` (case does not "
+        "matter), newest first; staff only.",
+    )
+    async def staff_member_search(
+        self,
+        info: Ctx,
+        email: Annotated[
+            str, strawberry.argument(description="The email, or its beginning (1 to 254).")
+        ],
+        first: First = None,
+        after: After = None,
+    ) -> Connection[MemberAccount]:
+        size = page_size(first)
+        async with info.context.platform.db.read() as conn:
+            rows = await service.search_accounts_by_email(
+                conn, email=email, first=size, after=after
+            )
+        return connection(
+            rows, first=size, node=MemberAccount.from_row, key=lambda row: (row.created_at, row.id)
+        )
 
 
 @strawberry.type

@@ -12,13 +12,15 @@ from typing import Any
 from sqlalchemy import or_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kindred import credentials, member_state
 from kindred.cache import Cache
 from kindred.db import Database, UnitOfWork
-from kindred.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from kindred.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
+from kindred.pagination import older_than
 from kindred.ratelimit import RateLimit, RateLimiter, address_key
 from kindred.settings import Settings
 from subgraphs.user import events, profile
@@ -449,3 +451,40 @@ async def delete_account(uow: UnitOfWork, *, user_id: uuid.UUID) -> Account:
     await _remove_devices(uow, col(Device.user_id) == user_id)
     uow.publish(events.user_deleted(account))
     return account
+
+
+# -- staff reads ----------------------------------------------------------------------------
+
+MAX_EMAIL_SEARCH = 254
+
+
+async def account_for_staff(connection: AsyncConnection, *, user_id: uuid.UUID) -> Any | None:
+    """A member's account as staff see it (deleted ones too), without credentials."""
+    statement = select(*(col(getattr(Account, name)) for name in _STAFF_FIELDS)).where(
+        col(Account.id) == user_id
+    )
+    return (await connection.execute(statement)).first()
+
+
+async def search_accounts_by_email(
+    connection: AsyncConnection, *, email: str, first: int, after: str | None
+) -> list[Any]:
+    """Accounts whose email starts with `email` (trimmed, lower case), newest first, one
+    page and one more row; `BAD_USER_INPUT` for an empty or overlong search."""
+    prefix = email.strip().lower()
+    if not 1 <= len(prefix) <= MAX_EMAIL_SEARCH:
+        raise BadUserInput(
+            f"Search with 1 to {MAX_EMAIL_SEARCH} characters of the email.", field="email"
+        )
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    statement = select(*(col(getattr(Account, name)) for name in _STAFF_FIELDS)).where(
+        col(Account.email).like(f"{escaped}%")
+    )
+    condition = older_than(col(Account.created_at), col(Account.id), after, id_type=uuid.UUID)
+    if condition is not None:
+        statement = statement.where(condition)
+    statement = statement.order_by(col(Account.created_at).desc(), col(Account.id).desc())
+    return list(await connection.execute(statement.limit(first + 1)))
+
+
+_STAFF_FIELDS = ("id", "email", "display_name", "version", "created_at", "updated_at", "deleted_at")

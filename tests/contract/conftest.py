@@ -12,10 +12,12 @@ import httpx
 import pytest
 
 from kindred.app import Subgraph, create_app
-from kindred.auth import trusted_verifier
+from kindred.auth import TokenVerifier, trusted_verifier
 from kindred.credentials import TokenIssuer, load_or_create_signing_key
+from kindred.devstack.postgres import create_databases
 from kindred.platform import Platform
 from kindred.settings import Settings
+from subgraphs.admin.app import SUBGRAPH as ADMIN
 from subgraphs.analytics.app import SUBGRAPH as ANALYTICS
 from subgraphs.history.app import SUBGRAPH as HISTORY
 from subgraphs.interaction.app import SUBGRAPH as INTERACTION
@@ -23,13 +25,14 @@ from subgraphs.moderation.app import SUBGRAPH as MODERATION
 from subgraphs.queuing.app import SUBGRAPH as QUEUING
 from subgraphs.subscription.app import SUBGRAPH as SUBSCRIPTION
 from subgraphs.user.app import SUBGRAPH as USER
-from tests.support import settings_for
+from tests.support import CONTRACT_DATABASE_PREFIX, settings_for
 
 
 @dataclasses.dataclass
 class Served:
     client: httpx.AsyncClient
     platform: Platform
+    app: Any = None
 
 
 @asynccontextmanager
@@ -39,11 +42,15 @@ async def serve(subgraph: Subgraph, settings: Settings) -> AsyncIterator[Served]
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://subgraph") as client:
-            yield Served(client, app.state.platform)
+            yield Served(client, app.state.platform, app)
 
 
 @pytest.fixture(scope="session")
-def contract_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def contract_data_dir(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The contract tests' data folder; their databases exist once it does."""
+    create_databases(
+        infra.postgres_url, [f"{CONTRACT_DATABASE_PREFIX}{name}" for name in infra.databases]
+    )
     return tmp_path_factory.mktemp("contract")
 
 
@@ -54,6 +61,7 @@ def _settings(name: str, infra: Any, data_dir: Path) -> Settings:
         redis_url=infra.redis_url,
         kafka_bootstrap=infra.kafka_bootstrap,
         data_dir=data_dir,
+        database_prefix=CONTRACT_DATABASE_PREFIX,
     )
 
 
@@ -86,7 +94,19 @@ def staff_issuer(infra: Any, contract_data_dir: Path) -> TokenIssuer:
 @pytest.fixture(scope="session")
 async def user_served(infra: Any, contract_data_dir: Path) -> AsyncIterator[Served]:
     # No event consumer: it would join the group the end-to-end tests' user subgraph uses.
-    subgraph = dataclasses.replace(USER, handlers={})
+    # Its own key for members' tokens; the test staff issuer's for staff tokens.
+    staff = _staff_issuer(infra, contract_data_dir)
+
+    async def staff_keys() -> dict[str, Any]:
+        return staff.jwks()
+
+    def verifier(settings: Settings, state: Any) -> TokenVerifier:
+        async def member_keys() -> dict[str, Any]:
+            return dict(state.issuer.jwks())
+
+        return trusted_verifier(settings, member_keys=member_keys, staff_keys=staff_keys)
+
+    subgraph = dataclasses.replace(USER, handlers={}, verifier=verifier)
     async with serve(subgraph, _settings("user", infra, contract_data_dir)) as served:
         yield served
 
@@ -197,4 +217,33 @@ async def analytics_served(
     async with serve_trusting(
         ANALYTICS, infra=infra, data_dir=contract_data_dir, issuer=issuer
     ) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+async def admin_served(
+    infra: Any,
+    contract_data_dir: Path,
+    issuer: TokenIssuer,
+    moderation_served: Served,
+    subscription_served: Served,
+) -> AsyncIterator[Served]:
+    """The admin subgraph, whose calls to the owners of what staff act on reach the
+    in-process moderation and subscription subgraphs (over ASGI instead of a socket)."""
+    async with serve_trusting(
+        ADMIN,
+        infra=infra,
+        data_dir=contract_data_dir,
+        issuer=issuer,
+        moderation_graphql_url="http://moderation/graphql",
+        subscription_graphql_url="http://subscription/graphql",
+    ) as served:
+        await served.platform.http.aclose()
+        owners = {
+            "http://moderation": moderation_served,
+            "http://subscription": subscription_served,
+        }
+        served.platform.http = httpx.AsyncClient(
+            mounts={url: httpx.ASGITransport(app=owner.app) for url, owner in owners.items()}
+        )
         yield served

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from kindred.credentials import TokenIssuer
@@ -30,7 +29,7 @@ from subgraphs.communication.handlers import (
     on_match_created,
 )
 from tests.contract.conftest import Served, serve_trusting
-from tests.support import error_codes, gql
+from tests.support import contract_database, error_codes, gql
 
 SEND = """
 mutation($c: ID!, $t: String!, $k: String!) {
@@ -78,7 +77,7 @@ def client(communication: Served) -> httpx.AsyncClient:
 
 @pytest.fixture
 def db(infra: Any) -> Any:
-    with psycopg.connect(infra.database_url("communication_db"), autocommit=True) as connection:
+    with contract_database(infra, "communication") as connection:
         yield connection
 
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from kindred.credentials import TokenIssuer
@@ -18,7 +17,7 @@ from kindred.sdl import REPO, export
 from subgraphs.history.handlers import HANDLERS
 from tests import history_support as make
 from tests.contract.conftest import Served
-from tests.support import error_codes, gql
+from tests.support import contract_database, error_codes, gql
 
 ENTRY = """
   id kind occurredAt user { id } matchId conversationId connectionId rating actionId
@@ -41,7 +40,7 @@ def client(history_served: Served) -> httpx.AsyncClient:
 
 @pytest.fixture
 def db(infra: Any) -> Any:
-    with psycopg.connect(infra.database_url("history_db"), autocommit=True) as connection:
+    with contract_database(infra, "history") as connection:
         yield connection
 
 

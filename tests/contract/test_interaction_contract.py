@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from kindred.credentials import TokenIssuer
@@ -20,7 +19,7 @@ from kindred.sdl import REPO, export
 from kindred.topics import Topic
 from subgraphs.interaction.handlers import on_match_created, on_subscription_changed
 from tests.contract.conftest import Served
-from tests.support import error_codes, gql
+from tests.support import contract_database, error_codes, gql
 
 REACTION = "{ reaction blocked passUntil matchId connected version user { id } }"
 LIKE = "mutation($u: ID!) { like(userId: $u) " + REACTION + " }"
@@ -45,7 +44,7 @@ def client(interaction_served: Served) -> httpx.AsyncClient:
 
 @pytest.fixture
 def db(infra: Any) -> Any:
-    with psycopg.connect(infra.database_url("interaction_db"), autocommit=True) as connection:
+    with contract_database(infra, "interaction") as connection:
         yield connection
 
 

@@ -22,6 +22,7 @@ from kindred.credentials import TokenIssuer
 from kindred.errors import Forbidden
 from kindred.events import Event
 from kindred.sdl import REPO, export
+from kindred.staff import Role
 from kindred.topics import Topic
 from subgraphs.communication.handlers import HANDLERS as COMMUNICATION_HANDLERS
 from subgraphs.moderation import handlers, service
@@ -32,7 +33,7 @@ from subgraphs.user import events as user_events
 from subgraphs.user.handlers import HANDLERS as USER_HANDLERS
 from subgraphs.user.models import Account
 from tests.contract.conftest import Served, serve_trusting
-from tests.support import error_codes, gql, register
+from tests.support import contract_database, error_codes, gql, register, staff_token
 
 REPORT = """
 mutation($u: ID!, $r: ReportReason!, $d: String, $c: ID, $m: ID) {
@@ -84,6 +85,12 @@ APPEAL = (
 DECIDE = """
 mutation($a: ID!, $o: AppealOutcome!) { decideAppeal(appealId: $a, outcome: $o) { id status } }"""
 APPEALS = "{ moderationAppeals(status: PENDING, first: 100) { edges { node { id } } } }"
+SUSPEND = """
+mutation($u: ID!, $until: DateTime!, $r: String!, $k: String!) {
+  imposeSuspension(userId: $u, until: $until, reason: $r, requestKey: $k) {
+    id caseId action until reason user { id }
+  }
+}"""
 
 
 @pytest.fixture
@@ -93,13 +100,14 @@ def client(moderation_served: Served) -> httpx.AsyncClient:
 
 @pytest.fixture
 def db(infra: Any, moderation_served: Served) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(infra.database_url("moderation_db"), autocommit=True) as connection:
+    with contract_database(infra, "moderation") as connection:
         yield connection
 
 
 @pytest.fixture
-def moderator(issuer: TokenIssuer) -> str:
-    return issuer.access_token(uuid.uuid4(), roles=["moderator"])
+def moderator(staff_issuer: TokenIssuer) -> str:
+    """A staff token of the moderator role (cases:read, cases:act, members:suspend)."""
+    return staff_token(staff_issuer, Role.MODERATOR)
 
 
 def _ok(body: dict[str, Any]) -> dict[str, Any]:
@@ -387,6 +395,7 @@ async def test_members_may_not_read_cases_or_act_on_them(
     new_member: NewMember,
     client: httpx.AsyncClient,
     issuer: TokenIssuer,
+    staff_issuer: TokenIssuer,
     db: Any,
     moderator: str,
 ) -> None:
@@ -401,9 +410,18 @@ async def test_members_may_not_read_cases_or_act_on_them(
             (DECIDE, {"a": str(uuid.uuid4()), "o": "OVERTURNED"}),
         ):
             _refused(await gql(client, query, variables, token=token), "FORBIDDEN")
-    # A role claim the platform does not know gives no powers either.
-    other_role = issuer.access_token(uuid.uuid4(), roles=["support"])
-    _refused(await gql(client, CASES, token=other_role), "FORBIDDEN")
+    # A member's token claiming a role is no token at all; support staff read cases but
+    # may not act on them.
+    claimed = issuer.access_token(uuid.uuid4(), roles=["moderator"])
+    _refused(await gql(client, CASES, token=claimed), "UNAUTHENTICATED")
+    support = staff_token(staff_issuer, Role.SUPPORT)
+    _ok(await gql(client, CASE, {"id": case_id}, token=support))
+    for query, variables in (
+        (REVIEW, {"c": case_id}),
+        (ACT, {"c": case_id, "a": "BAN", "r": "no"}),
+        (SUSPEND, {"u": str(member), "until": _in(3600), "r": "no", "k": "k1"}),
+    ):
+        _refused(await gql(client, query, variables, token=support), "FORBIDDEN")
     _refused(await gql(client, CASES), "UNAUTHENTICATED")
     assert _count(db, "SELECT count(*) FROM actions WHERE case_id = %s", case_id) == 0
 
@@ -551,6 +569,41 @@ async def test_suspend_and_ban_publish_the_standing_in_version_order(
     # A ban never ends by itself: the sweep leaves it.
     await service.end_suspensions(moderation_served.platform.db)
     assert _events(db, Topic.USER_REINSTATED, str(member)) == []
+
+
+async def test_staff_suspend_a_member_once_per_request_key_closing_their_case(
+    new_member: NewMember,
+    client: httpx.AsyncClient,
+    issuer: TokenIssuer,
+    staff_issuer: TokenIssuer,
+    db: Any,
+    moderator: str,
+) -> None:
+    member, case_id = await reported(new_member, client, issuer, db)
+    variables = {"u": str(member), "until": _in(3600), "r": "Repeated abuse.", "k": "key-1"}
+    first = _ok(await gql(client, SUSPEND, variables, token=moderator))["imposeSuspension"]
+    # The member's open case is the one the suspension closes.
+    assert first["caseId"] == case_id and first["action"] == "SUSPEND", first
+    again = _ok(await gql(client, SUSPEND, variables, token=moderator))["imposeSuspension"]
+    assert again["id"] == first["id"]
+    assert _count(db, "SELECT count(*) FROM actions WHERE user_id = %s", member) == 1
+    assert len(_events(db, Topic.USER_SUSPENDED, str(member))) == 1
+    case = _ok(await gql(client, CASE, {"id": case_id}, token=moderator))["moderationCase"]
+    assert case["status"] == "ACTIONED"
+
+    # A member with no case gets one, opened and actioned at once.
+    quiet = await new_member()
+    fresh = {**variables, "u": str(quiet), "k": "key-2"}
+    opened = _ok(await gql(client, SUSPEND, fresh, token=moderator))["imposeSuspension"]
+    assert opened["caseId"] != case_id
+
+    unknown = {**variables, "u": str(uuid.uuid4()), "k": "key-3"}
+    _refused(await gql(client, SUSPEND, unknown, token=moderator), "NOT_FOUND", "userId")
+    past = {**variables, "k": "key-4", "until": _in(-60)}
+    _refused(await gql(client, SUSPEND, past, token=moderator), "BAD_USER_INPUT", "until")
+    for token in (issuer.access_token(uuid.uuid4()), staff_token(staff_issuer, Role.SUPPORT)):
+        _refused(await gql(client, SUSPEND, {**variables, "k": "key-5"}, token=token), "FORBIDDEN")
+    assert _count(db, "SELECT count(*) FROM actions WHERE user_id = %s", member) == 1
 
 
 async def test_a_suspension_ends_by_itself_and_is_announced_once(

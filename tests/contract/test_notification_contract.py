@@ -24,7 +24,7 @@ from subgraphs.notification.app import SUBGRAPH as NOTIFICATION
 from subgraphs.notification.push import LogProvider
 from subgraphs.user.handlers import HANDLERS as USER_HANDLERS
 from tests.contract.conftest import Served, serve_trusting
-from tests.support import error_codes, gql, register
+from tests.support import contract_database, error_codes, gql, register
 
 NOTIFICATIONS = """
 query($r: [_Any!]!, $first: Int, $after: String, $unread: Boolean) {
@@ -58,7 +58,7 @@ def client(notification: Served) -> httpx.AsyncClient:
 
 @pytest.fixture
 def db(infra: Any, notification: Served) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(infra.database_url("notification_db"), autocommit=True) as connection:
+    with contract_database(infra, "notification") as connection:
         yield connection
 
 
@@ -442,7 +442,7 @@ async def test_the_user_subgraph_announces_each_device_change_at_a_new_version(
     client = user_served.client
     member, other = await register(client), await register(client)
     token = f"tok-{uuid.uuid4().hex}"
-    with psycopg.connect(infra.database_url("user_db"), autocommit=True) as db:
+    with contract_database(infra, "user") as db:
         await gql(client, DEVICE, {"t": token}, token=member.access_token)
         await gql(client, DEVICE, {"t": token}, token=member.access_token)  # unchanged
         assert (await gql(client, REMOVE, {"t": token}, token=other.access_token))["data"] == {

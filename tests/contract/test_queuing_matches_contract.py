@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from kindred.credentials import TokenIssuer
-from tests.support import error_codes, gql
+from tests.support import contract_database, error_codes, gql
 
 MATCH_ENTITY = """
 query($r: [_Any!]!) {
@@ -36,7 +36,7 @@ query($r: [_Any!]!, $first: Int, $after: String) {
 
 @pytest.fixture
 def queuing_db(infra: Any) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(infra.database_url("queuing_db"), autocommit=True) as connection:
+    with contract_database(infra, "queuing") as connection:
         yield connection
 
 

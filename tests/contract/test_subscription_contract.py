@@ -19,10 +19,11 @@ from kindred.credentials import TokenIssuer
 from kindred.events import Event
 from kindred.member_state import Entitlement as PlatformEntitlement
 from kindred.sdl import REPO, export
+from kindred.staff import Role
 from kindred.topics import Topic
 from subgraphs.subscription.schema import Entitlement
 from tests.contract.conftest import STRIPE_TEST_SECRET, Served
-from tests.support import error_codes, gql
+from tests.support import contract_database, error_codes, gql, staff_token
 from tests.support_stripe import (
     StripeStub,
     charge_refunded,
@@ -55,7 +56,7 @@ def stub(client: httpx.AsyncClient) -> StripeStub:
 
 @pytest.fixture
 def db(infra: Any, subscription_served: Served) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(infra.database_url("subscription_db"), autocommit=True) as connection:
+    with contract_database(infra, "subscription") as connection:
         yield connection
 
 
@@ -478,3 +479,79 @@ async def test_an_old_subscription_ending_leaves_its_replacement_alone(
     )
     assert outcome(await stub.send(ended)) == "IGNORED"
     assert (await read(client, issuer, member))["entitlements"] == PREMIUM
+
+
+# -- refunds by staff --------------------------------------------------------------------
+
+REFUND = """
+mutation($u: ID!, $r: String!, $k: String!) {
+  recordStaffRefund(userId: $u, reason: $r, requestKey: $k) {
+    id refundedPeriodEnd user { id } subscription { plan entitlements entitledUntil version }
+  }
+}"""
+
+
+async def test_staff_refund_ends_premium_now_once_per_request_key(
+    client: httpx.AsyncClient,
+    issuer: TokenIssuer,
+    staff_issuer: TokenIssuer,
+    stub: StripeStub,
+    db: Any,
+) -> None:
+    member, subscription_id, customer = _ids()
+    period_end = int(time.time()) + 30 * DAY
+    await stub.send(
+        subscription_event(
+            "created",
+            user_id=member,
+            subscription_id=subscription_id,
+            customer=customer,
+            period_end=period_end,
+        )
+    )
+    support = staff_token(staff_issuer, Role.SUPPORT)
+    variables = {"u": member, "r": "Charged twice.", "k": "refund-1"}
+    for token, code in (
+        (None, "UNAUTHENTICATED"),
+        (issuer.access_token(uuid.UUID(member)), "FORBIDDEN"),
+        (staff_token(staff_issuer, Role.MODERATOR), "FORBIDDEN"),
+    ):
+        body = await gql(client, REFUND, variables, token=token)
+        assert error_codes(body) == [code], body
+    assert len(changes(db, member)) == 1
+
+    body = await gql(client, REFUND, variables, token=support)
+    assert "errors" not in body, body
+    refund = body["data"]["recordStaffRefund"]
+    assert refund["subscription"] == {
+        "plan": "FREE",
+        "entitlements": [],
+        "entitledUntil": None,
+        "version": 2,
+    }
+    assert refund["refundedPeriodEnd"] == datetime.fromtimestamp(period_end, UTC).isoformat()
+    assert (await read(client, issuer, member))["entitlements"] == []
+    [_, changed] = changes(db, member)
+    assert changed.aggregate_version == 2 and changed.payload["entitlements"] == []
+
+    again = await gql(client, REFUND, variables, token=support)
+    assert again["data"]["recordStaffRefund"]["id"] == refund["id"]
+    assert len(changes(db, member)) == 2
+    # Nothing left to refund: CONFLICT, and nothing changes.
+    other = await gql(client, REFUND, {**variables, "k": "refund-2"}, token=support)
+    assert error_codes(other) == ["CONFLICT"], other
+    blank = await gql(client, REFUND, {**variables, "r": " ", "k": "refund-3"}, token=support)
+    assert error_codes(blank) == ["BAD_USER_INPUT"], blank
+    count = db.execute("SELECT count(*) FROM staff_refunds WHERE user_id = %s", (member,))
+    assert count.fetchone() == (1,)
+    assert len(changes(db, member)) == 2
+
+
+async def test_staff_with_members_read_see_a_members_subscription(
+    client: httpx.AsyncClient, staff_issuer: TokenIssuer
+) -> None:
+    member = str(uuid.uuid4())
+    query = ENTITY % "subscription { plan } entitlements"
+    variables = {"r": [{"__typename": "User", "id": member}]}
+    body = await gql(client, query, variables, token=staff_token(staff_issuer, Role.SUPPORT))
+    assert body["data"]["_entities"] == [{"subscription": {"plan": "FREE"}, "entitlements": []}]

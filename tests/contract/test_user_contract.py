@@ -12,10 +12,11 @@ import jwt
 from kindred.credentials import TokenIssuer
 from kindred.events import Event
 from kindred.sdl import export, subgraph_sdl_files
+from kindred.staff import Role
 from kindred.topics import Topic
 from subgraphs.user.handlers import HANDLERS
 from tests.contract.conftest import Served
-from tests.support import error_codes, gql, register
+from tests.support import error_codes, gql, register, staff_token
 
 ENTITIES = """
 query($representations: [_Any!]!) {
@@ -165,3 +166,59 @@ async def test_a_block_hides_both_members_from_user_by_id_but_not_from_entities(
     await _block(user_served, blocker.id, blocked.id, blocked=False, version=2)
     body = await gql(user_subgraph, query, {"id": blocker.id}, token=blocked.access_token)
     assert body["data"]["user"] == {"displayName": "Blocker"}
+
+
+# -- staff reads -------------------------------------------------------------------------
+
+STAFF_MEMBER = "query($id: ID!) { staffMember(id: $id) { id email displayName state deletedAt } }"
+STAFF_SEARCH = """
+query($e: String!, $first: Int, $after: String) {
+  staffMemberSearch(email: $e, first: $first, after: $after) {
+    edges { node { id email state } } pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+async def test_staff_read_members_accounts_and_members_never_do(
+    user_subgraph: httpx.AsyncClient, issuer: TokenIssuer, staff_issuer: TokenIssuer
+) -> None:
+    tag = uuid.uuid4().hex[:10]
+    first = await register(user_subgraph, email=f"s-{tag}-a@example.com")
+    second = await register(user_subgraph, email=f"s-{tag}-b@example.com")
+    support = staff_token(staff_issuer, Role.SUPPORT)
+
+    for token, code in ((None, "UNAUTHENTICATED"), (first.access_token, "FORBIDDEN")):
+        for query, variables in ((STAFF_MEMBER, {"id": first.id}), (STAFF_SEARCH, {"e": tag})):
+            body = await gql(user_subgraph, query, variables, token=token)
+            assert error_codes(body) == [code], body
+
+    body = await gql(user_subgraph, STAFF_MEMBER, {"id": first.id}, token=support)
+    assert body["data"]["staffMember"] == {
+        "id": first.id,
+        "email": f"s-{tag}-a@example.com",
+        "displayName": "Robin",
+        "state": "ACTIVE",
+        "deletedAt": None,
+    }
+    unknown = await gql(user_subgraph, STAFF_MEMBER, {"id": str(uuid.uuid4())}, token=support)
+    assert error_codes(unknown) == ["NOT_FOUND"], unknown
+
+    page = await gql(user_subgraph, STAFF_SEARCH, {"e": f"S-{tag}", "first": 1}, token=support)
+    connection = page["data"]["staffMemberSearch"]
+    assert [edge["node"]["id"] for edge in connection["edges"]] == [second.id]
+    after = connection["pageInfo"]["endCursor"]
+    rest = await gql(
+        user_subgraph, STAFF_SEARCH, {"e": f"s-{tag}", "after": after}, token=support
+    )
+    assert [edge["node"]["id"] for edge in rest["data"]["staffMemberSearch"]["edges"]] == [first.id]
+    # LIKE's wildcards are searched for as themselves.
+    wild = await gql(user_subgraph, STAFF_SEARCH, {"e": "%"}, token=support)
+    assert wild["data"]["staffMemberSearch"]["edges"] == []
+    blank = await gql(user_subgraph, STAFF_SEARCH, {"e": " "}, token=support)
+    assert error_codes(blank) == ["BAD_USER_INPUT"], blank
+
+    closed = await gql(user_subgraph, "mutation { deleteAccount }", token=first.access_token)
+    assert closed["data"] == {"deleteAccount": True}, closed
+    body = await gql(user_subgraph, STAFF_MEMBER, {"id": first.id}, token=support)
+    assert body["data"]["staffMember"]["state"] == "DELETED"
+    assert body["data"]["staffMember"]["deletedAt"] is not None

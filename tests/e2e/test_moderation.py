@@ -12,10 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from kindred.credentials import TokenIssuer, load_or_create_signing_key
 from kindred.devstack.stack import Stack
+from kindred.staff import Role
 from tests.e2e.conftest import wait_for_consumer
 from tests.matchmaking_support import put_match_created
+from tests.staff_support import new_staff
 from tests.support import Member, error_codes, eventually, gql, register
 
 # Long enough to see the refusals after the events travel, short enough to wait out.
@@ -60,13 +61,8 @@ async def gateway(moderation_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(scope="module")
 def moderator(moderation_stack: Stack) -> str:
-    """A staff token with the moderator role, signed with the user subgraph's key."""
-    issuer = TokenIssuer(
-        load_or_create_signing_key(moderation_stack.data_dir / "keys" / "jwt-signing.pem"),
-        issuer="kindred-user",
-        ttl_seconds=900,
-    )
-    return issuer.access_token(uuid.uuid4(), roles=["moderator"])
+    """A moderator's access token, from `staffLogin` through the gateway."""
+    return new_staff(moderation_stack.gateway_url, Role.MODERATOR).access_token
 
 
 async def matched_pair(stack: Stack, gateway: httpx.AsyncClient) -> tuple[Member, Member, str]:

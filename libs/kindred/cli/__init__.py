@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "outbox",
     "trace",
     "subgraphs.history.rebuild",
+    "subgraphs.admin.cli",
 )
 
 

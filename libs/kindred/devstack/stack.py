@@ -30,6 +30,10 @@ DEFAULT_KAFKA_PORT = 9092
 DEFAULT_GATEWAY_PORT = 4000
 # OTLP/HTTP's usual port: the trace store (`kindred trace` reads it).
 DEFAULT_TRACE_STORE_PORT = 4318
+# The admin `make dev` (and the end-to-end tests) create at start: known to everyone who
+# reads this file, so it exists only where the stack sets it (never in production).
+DEV_ADMIN_EMAIL = "admin@kindred.dev"
+DEV_ADMIN_PASSWORD = "kindred-dev-admin"
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -163,6 +167,16 @@ class Stack:
                 KINDRED_JWKS_URL=f"{self.subgraph_url('user')}/.well-known/jwks.json",
                 KINDRED_USER_GRAPHQL_URL=f"{self.subgraph_url('user')}/graphql",
             )
+        if "admin" in self.subgraph_ports:
+            # Staff tokens' keys, the owners staff actions call, and the dev-only seeded admin.
+            env.update(KINDRED_STAFF_JWKS_URL=f"{self.subgraph_url('admin')}/.well-known/jwks.json")
+            for owner in ("moderation", "subscription"):
+                if owner in self.subgraph_ports:
+                    env[f"KINDRED_{owner.upper()}_GRAPHQL_URL"] = (
+                        f"{self.subgraph_url(owner)}/graphql"
+                    )
+            env.setdefault("KINDRED_STAFF_SEED_EMAIL", DEV_ADMIN_EMAIL)
+            env.setdefault("KINDRED_STAFF_SEED_PASSWORD", DEV_ADMIN_PASSWORD)
         return env
 
     def subgraph_url(self, name: str) -> str:
