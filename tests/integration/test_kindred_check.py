@@ -200,6 +200,8 @@ async def test_check_finds_planted_drift_and_repair_converges(world: World) -> N
         "user.suspensions",
         "interaction.entitlements",
         "moderation.members",
+        "history.subscription_timeline",
+        "history.standing_timeline",
     }
     assert all(result.checked for result in clean.models)
 
@@ -220,6 +222,8 @@ async def test_check_finds_planted_drift_and_repair_converges(world: World) -> N
     world.sql("notification", "DELETE FROM devices")
     world.sql("interaction", "UPDATE entitlements SET names = '{}'")
     world.sql("moderation", "UPDATE members SET deleted = false")  # cid lives again
+    world.sql("history", "DELETE FROM history_entries WHERE kind = 'SUBSCRIPTION_CHANGED'")
+    world.sql("history", "DELETE FROM history_entries WHERE kind = 'SUSPENDED'")
 
     found = await world.check(batch_size=2)
     assert _counts(found) == {
@@ -230,6 +234,8 @@ async def test_check_finds_planted_drift_and_repair_converges(world: World) -> N
         "notification.devices": {"missing": 1},
         "interaction.entitlements": {"stale": 1},
         "moderation.members": {"stale": 1},
+        "history.subscription_timeline": {"missing": 1},
+        "history.standing_timeline": {"missing": 1},
     }
     scoped = await world.check(user=members["ann"])
     assert _counts(scoped)["queuing.profiles"] == {"missing": 1}
@@ -281,7 +287,7 @@ async def test_the_command_prints_drift_and_exits_1(
     assert subgraph_names() == SUBGRAPHS
     assert await asyncio.to_thread(main, ["check", "--all"]) == 0
     out = capsys.readouterr()
-    assert "drift: 0 in 0 of 11 read models" in out.out
+    assert "drift: 0 in 0 of 13 read models" in out.out
     assert "queuing.profiles [" in out.err  # the progress bar
 
     [(member,)] = world.sql("queuing", "SELECT user_id FROM profile_copies LIMIT 1")
@@ -289,7 +295,7 @@ async def test_the_command_prints_drift_and_exits_1(
     assert await asyncio.to_thread(main, ["check", "--batch-size", "1"]) == 1
     out = capsys.readouterr()
     assert f"  stale: {member} (copy at version 0" in out.out
-    assert "drift: 1 in 1 of 11 read models (0 missing, 1 stale, 0 extra)" in out.out
+    assert "drift: 1 in 1 of 13 read models (0 missing, 1 stale, 0 extra)" in out.out
     assert await asyncio.to_thread(main, ["check", "--repair"]) == 1
     out = capsys.readouterr()
     assert "re-published 1 events through the owners' outboxes (user: 1)" in out.out
