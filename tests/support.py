@@ -16,7 +16,7 @@ import psycopg
 
 from kindred.credentials import TokenIssuer
 from kindred.settings import Settings, load_settings
-from kindred.staff import Role, scopes_for
+from kindred.staff import Role, Scope, scopes_for
 
 T = TypeVar("T")
 
@@ -134,6 +134,19 @@ def staff_token(staff_issuer: TokenIssuer, *roles: Role | str) -> str:
     """A staff access token for a new staff id holding `roles` and the scopes they grant."""
     return staff_issuer.access_token(
         uuid.uuid4(), roles=sorted(roles), scopes=sorted(scopes_for(roles))
+    )
+
+
+def action_token(
+    staff_issuer: TokenIssuer,
+    *scopes: Scope | str,
+    staff_id: uuid.UUID | None = None,
+    audit_id: uuid.UUID | None = None,
+) -> str:
+    """An action token as the admin subgraph mints for one audited staff action (a minute
+    long, naming an audit entry): what the owners' audited mutations take."""
+    return staff_issuer.action_token(
+        staff_id or uuid.uuid4(), scopes=sorted(scopes), audit_id=audit_id or uuid.uuid4()
     )
 
 

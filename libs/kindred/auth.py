@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 
 ALGORITHM = "ES256"
 AUDIENCE = "kindred"
+# An action token's claim naming the audit-log entry of the one staff action it is for.
+AUDIT_CLAIM = "kindred_audit"
+# An action token lives this long at most: the owner acts on it at once.
+ACTION_TOKEN_TTL_SECONDS = 60
 
 JwksSource = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -33,12 +37,17 @@ class Identity:
 
     A member's token comes from the user subgraph; a staff member's from the admin
     subgraph's staff sign-in (`staff` is true), carrying their `roles` and the `scopes`
-    those grant (kindred.staff). Members' tokens carry no scopes."""
+    those grant (kindred.staff). Members' tokens carry no scopes.
+
+    An action token is a staff token the admin subgraph mints for one staff action it has
+    put in its audit log: the staff member as subject, only the scope the action needs, and
+    `audit_id`, the audit entry's id (kindred.staff's audited mutations require it)."""
 
     user_id: str
     roles: frozenset[str] = frozenset()
     scopes: frozenset[str] = frozenset()
     staff: bool = False
+    audit_id: str | None = None
 
 
 def trusted_verifier(
@@ -182,6 +191,7 @@ class TokenVerifier:
             roles=_claimed_roles(claims, staff=staff),
             scopes=_claimed_scopes(claims, staff=staff),
             staff=staff,
+            audit_id=_claimed_audit(claims, staff=staff),
         )
         return identity, float(claims["exp"])
 
@@ -206,3 +216,18 @@ def _claimed_scopes(claims: Mapping[str, Any], *, staff: bool) -> frozenset[str]
     if not isinstance(scope, str):
         raise Unauthenticated("The access token's `scope` claim is malformed.")
     return frozenset(scope.split())
+
+
+def _claimed_audit(claims: Mapping[str, Any], *, staff: bool) -> str | None:
+    """The audit entry an action token is for (only staff tokens name one, and such a token
+    lives `ACTION_TOKEN_TTL_SECONDS` at most)."""
+    audit_id = claims.get(AUDIT_CLAIM)
+    if audit_id is None:
+        return None
+    if not staff:
+        raise Unauthenticated("A member's access token names no audit entry.")
+    if not isinstance(audit_id, str) or not audit_id.strip():
+        raise Unauthenticated(f"The access token's `{AUDIT_CLAIM}` claim is malformed.")
+    if float(claims["exp"]) - float(claims["iat"]) > ACTION_TOKEN_TTL_SECONDS:
+        raise Unauthenticated(f"An action token lives at most {ACTION_TOKEN_TTL_SECONDS} seconds.")
+    return audit_id

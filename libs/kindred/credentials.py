@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kindred.auth import ALGORITHM, AUDIENCE
+from kindred.auth import ACTION_TOKEN_TTL_SECONDS, ALGORITHM, AUDIENCE, AUDIT_CLAIM
 
 _hasher = PasswordHasher()
 # Verifying against this when the email is unknown keeps login timing the same.
@@ -148,18 +148,41 @@ class TokenIssuer:
     ) -> str:
         """A signed access token for `user_id` (a member, or a staff member when this is the
         staff issuer); staff `roles` and the `scope` claim only when given."""
-        now = now or datetime.now(UTC)
-        claims: dict[str, Any] = {
-            "iss": self.issuer,
-            "aud": AUDIENCE,
-            "sub": str(user_id),
-            "iat": int(now.timestamp()),
-            "exp": int((now + timedelta(seconds=self.ttl_seconds)).timestamp()),
-            "jti": uuid.uuid4().hex,
-            "typ": "access",
-        }
+        claims = self._claims(user_id, now, self.ttl_seconds)
         if roles:
             claims["roles"] = sorted(roles)
         if scopes:
             claims["scope"] = " ".join(sorted(scopes))
+        return self._sign(claims)
+
+    def action_token(
+        self,
+        staff_id: uuid.UUID,
+        *,
+        scopes: Sequence[str],
+        audit_id: uuid.UUID | str,
+        now: datetime | None = None,
+    ) -> str:
+        """A staff token for one audited action (the staff issuer's): the staff member as
+        subject, only `scopes`, the audit entry's id, and `ACTION_TOKEN_TTL_SECONDS` to live."""
+        if not scopes:
+            raise ValueError("an action token carries the scope its action needs")
+        claims = self._claims(staff_id, now, ACTION_TOKEN_TTL_SECONDS)
+        claims["scope"] = " ".join(sorted(scopes))
+        claims[AUDIT_CLAIM] = str(audit_id)
+        return self._sign(claims)
+
+    def _claims(self, subject: uuid.UUID, now: datetime | None, ttl: int) -> dict[str, Any]:
+        now = now or datetime.now(UTC)
+        return {
+            "iss": self.issuer,
+            "aud": AUDIENCE,
+            "sub": str(subject),
+            "iat": int(now.timestamp()),
+            "exp": int((now + timedelta(seconds=ttl)).timestamp()),
+            "jti": uuid.uuid4().hex,
+            "typ": "access",
+        }
+
+    def _sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self.kid_str})

@@ -4,7 +4,13 @@ Staff sign in through the admin subgraph, whose tokens carry the staff member's 
 the `scope` those grant (space-separated). A staff-only field says so in the schema
 (`@authenticated @requiresScopes`, for the router and for readers) and is checked by the
 subgraph itself before its resolver runs, so calling a subgraph's port directly is refused
-the same way as going through the gateway."""
+the same way as going through the gateway.
+
+A staff action on what a subgraph owns must land in the admin subgraph's audit log, so the
+owner's mutation is *audited* (`staff_mutation(..., audited_via="actOnCase")`): it takes only
+the action token the admin subgraph mints for the audit entry it writes (kindred.auth,
+`Identity.audit_id`); a staff member's own token is FORBIDDEN there, naming the admin
+subgraph's mutation to use instead."""
 
 from __future__ import annotations
 
@@ -17,6 +23,8 @@ import strawberry
 from strawberry.extensions import FieldExtension
 from strawberry.federation.schema_directives import Authenticated, RequiresScopes
 from strawberry.types import Info
+
+from kindred.errors import Forbidden
 
 
 class Role(StrEnum):
@@ -51,15 +59,25 @@ def scopes_for(roles: Iterable[Role | str]) -> frozenset[Scope]:
 
 
 class _RequireScopes(FieldExtension):
-    """Refuses the field unless the caller is staff holding every one of `scopes`."""
+    """Refuses the field unless the caller is staff holding every one of `scopes` (and, for
+    an audited mutation, with an action token of the admin subgraph's `audited_via`)."""
 
-    def __init__(self, scopes: Collection[Scope]) -> None:
+    def __init__(self, scopes: Collection[Scope], audited_via: str | None = None) -> None:
         self.scopes = tuple(scopes)
+        self.audited_via = audited_via
 
     def _check(self, info: Info) -> None:
         what = f"use `{info.field_name}`"
         for scope in self.scopes:
             info.context.require_scope(scope, what=what)
+        if self.audited_via is not None and info.context.require_identity().audit_id is None:
+            raise Forbidden(
+                f"Staff actions go through the admin subgraph's `{self.audited_via}`, which "
+                f"writes them to the audit log; `{info.field_name}` takes only the action "
+                "token it sends.",
+                reason="NOT_AUDITED",
+                via=self.audited_via,
+            )
 
     def resolve(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
         self._check(info)
@@ -73,7 +91,9 @@ class _RequireScopes(FieldExtension):
         return await result if inspect.isawaitable(result) else result
 
 
-def _staff_only(scopes: Collection[Scope], kwargs: dict[str, Any]) -> dict[str, Any]:
+def _staff_only(
+    scopes: Collection[Scope], kwargs: dict[str, Any], audited_via: str | None = None
+) -> dict[str, Any]:
     if not scopes:
         raise ValueError("a staff-only field names the scopes it needs")
     directives = [
@@ -81,7 +101,13 @@ def _staff_only(scopes: Collection[Scope], kwargs: dict[str, Any]) -> dict[str, 
         Authenticated(),
         RequiresScopes(scopes=[sorted(scope.value for scope in scopes)]),
     ]
-    extensions = [*kwargs.pop("extensions", ()), _RequireScopes(scopes)]
+    extensions = [*kwargs.pop("extensions", ()), _RequireScopes(scopes, audited_via)]
+    if audited_via is not None:
+        kwargs["description"] = (
+            f"{kwargs.get('description') or ''} Audited: staff use the admin subgraph's "
+            f"`{audited_via}`, which writes the audit log and calls this with an action "
+            "token; a staff member's own token is FORBIDDEN here."
+        ).strip()
     return {**kwargs, "directives": directives, "extensions": extensions}
 
 
@@ -92,7 +118,15 @@ def staff_field(resolver: Any = None, *, scopes: Collection[Scope], **kwargs: An
     return strawberry.field(resolver, **options) if resolver else strawberry.field(**options)
 
 
-def staff_mutation(resolver: Any = None, *, scopes: Collection[Scope], **kwargs: Any) -> Any:
-    """A mutation only staff holding all of `scopes` may use."""
-    options = _staff_only(scopes, kwargs)
+def staff_mutation(
+    resolver: Any = None,
+    *,
+    scopes: Collection[Scope],
+    audited_via: str | None = None,
+    **kwargs: Any,
+) -> Any:
+    """A mutation only staff holding all of `scopes` may use; with `audited_via` (the admin
+    subgraph's mutation that audits it), only with that mutation's action token (the
+    description says so)."""
+    options = _staff_only(scopes, kwargs, audited_via)
     return strawberry.mutation(resolver, **options) if resolver else strawberry.mutation(**options)

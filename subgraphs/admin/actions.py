@@ -7,6 +7,11 @@ answers what the first click recorded, without calling the owner again. The owne
 request key derived from it as well (moderation and subscription keep it), so even an
 attempt whose audit row was lost with its process (a crash between the owner's answer and
 the commit) does not act twice when retried.
+
+The owner is called with an action token, not the staff member's own: minted for this
+attempt with the staff signing key, it names the staff member, only the scope the action
+needs, and the id the attempt's audit row will have (the owners' audited mutations refuse
+any staff token without one), and lives a minute.
 """
 
 from __future__ import annotations
@@ -19,25 +24,30 @@ from typing import Any
 from opentelemetry import trace
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kindred.credentials import TokenIssuer
 from kindred.errors import BadUserInput, ErrorCode, Forbidden, KindredError, Unavailable
 from kindred.platform import Platform
+from kindred.staff import Scope
 from subgraphs.admin import service
 from subgraphs.admin.models import AuditEntry, StaffAccount
 from subgraphs.admin.service import AuditAction, Outcome, TargetType
 
 Read = Callable[[], Awaitable[dict[str, Any] | None]]
-Act = Callable[[], Awaitable[dict[str, Any]]]
+# Does the action at its owner, given the `Authorization` header to send (the action token).
+Act = Callable[[str], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
 class StaffAction:
-    """One staff action: what, on what, with which arguments, and how to do it."""
+    """One staff action: what, on what, with which arguments, the scope it needs at its
+    owner, and how to do it."""
 
     action: AuditAction
     target_type: TargetType
     target_id: str
     request: dict[str, Any]
     idempotency_key: str
+    scope: Scope
     before: Read
     act: Act
 
@@ -63,9 +73,12 @@ def _trace_id() -> str | None:
     return format(context.trace_id, "032x") if context.is_valid else None
 
 
-async def perform(platform: Platform, *, staff_id: uuid.UUID, action: StaffAction) -> AuditEntry:
-    """Does `action` once per idempotency key and returns its audit entry; raises the
-    owner's refusal (`ActionRefused`, with its code) after recording it."""
+async def perform(
+    platform: Platform, *, issuer: TokenIssuer, staff_id: uuid.UUID, action: StaffAction
+) -> AuditEntry:
+    """Does `action` once per idempotency key, with an action token `issuer` mints for its
+    audit entry, and returns the entry; raises the owner's refusal (`ActionRefused`, with
+    its code) after recording it."""
     key = service.check_idempotency_key(action.idempotency_key)
     async with platform.db.session() as session, session.begin():
         await service.lock_idempotency_key(session, staff_id=staff_id, key=key)
@@ -79,8 +92,10 @@ async def perform(platform: Platform, *, staff_id: uuid.UUID, action: StaffActio
             before = None  # the action decides; a missing snapshot does not stop it
         after: dict[str, Any] | None = None
         failure: KindredError | None = None
+        entry_id = uuid.uuid4()
+        token = issuer.action_token(staff_id, scopes=[action.scope], audit_id=entry_id)
         try:
-            after = await action.act()
+            after = await action.act(f"Bearer {token}")
             outcome = Outcome.SUCCEEDED
         except Unavailable as error:
             outcome, failure = Outcome.FAILED, error
@@ -101,6 +116,7 @@ async def perform(platform: Platform, *, staff_id: uuid.UUID, action: StaffActio
             error_code=failure.code.value if failure else None,
             error_message=failure.message if failure else None,
             trace_id=_trace_id(),
+            entry_id=entry_id,
         )
     if failure is not None:
         raise failure if outcome == Outcome.FAILED else ActionRefused(entry)

@@ -1,5 +1,6 @@
-"""Calls to the subgraphs that own what staff act on (moderation, subscription), over HTTP
-with the staff member's own token: each owner checks the token's scopes itself."""
+"""Calls to the subgraphs that own what staff act on (moderation, subscription), over HTTP:
+reads with the staff member's own token, actions with the action token minted for their
+audit entry (kindred.auth); each owner checks the token itself."""
 
 from __future__ import annotations
 
@@ -67,6 +68,20 @@ async def execute(
 
 CASE = """query AdminCaseBefore($id: ID!) {
   moderationCase(id: $id) { id status version user { id } }
+}"""
+
+START_REVIEW = """mutation AdminReviewCase($caseId: ID!) {
+  startCaseReview(caseId: $caseId) { id status version user { id } }
+}"""
+
+APPEAL = """query AdminAppealBefore($id: ID!) {
+  moderationAppeal(id: $id) { id actionId status decidedAt user { id } }
+}"""
+
+DECIDE_APPEAL = """mutation AdminActOnAppeal($appealId: ID!, $outcome: AppealOutcome!) {
+  decideAppeal(appealId: $appealId, outcome: $outcome) {
+    id actionId status decidedAt user { id }
+  }
 }"""
 
 TAKE_ACTION = """mutation AdminActOnCase(

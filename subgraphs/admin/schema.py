@@ -64,7 +64,9 @@ describe_values(
 strawberry.enum(AuditAction, name="AuditAction", description="What a staff member did.")
 describe_values(
     AuditAction,
+    REVIEW_CASE="Took a moderation case into review (`reviewCase`).",
     ACT_ON_CASE="Decided a moderation case (`actOnCase`).",
+    DECIDE_APPEAL="Decided a member's appeal of an action (`actOnAppeal`).",
     SUSPEND_MEMBER="Suspended a member (`suspendMember`).",
     REFUND_SUBSCRIPTION="Refunded a member's subscription (`refundSubscription`).",
     CREATE_STAFF="Created a staff account.",
@@ -75,6 +77,7 @@ strawberry.enum(TargetType, name="AuditTargetType", description="What a staff ac
 describe_values(
     TargetType,
     CASE="A moderation case (`targetId` is its id).",
+    APPEAL="A member's appeal of a moderation action (`targetId` is its id).",
     MEMBER="A member (`targetId` is their user id).",
     STAFF="A staff account (`targetId` is its id).",
 )
@@ -94,6 +97,19 @@ describe_values(
     SUSPEND="The member is suspended until `until`.",
     BAN="The member is banned indefinitely.",
     DISMISS="The case is closed with no action on the member.",
+)
+
+
+@strawberry.enum(description="What a staff member decides on a member's appeal.")
+class AppealDecision(Enum):
+    UPHELD = "UPHELD"
+    OVERTURNED = "OVERTURNED"
+
+
+describe_values(
+    AppealDecision,
+    UPHELD="The action stands.",
+    OVERTURNED="The action is undone; a suspension or ban it put in force ends now.",
 )
 
 
@@ -306,10 +322,11 @@ class Query:
         )
 
 
-def _owner_call(info: Ctx, url: str, query: str, variables: dict[str, Any], name: str) -> Any:
+def _owner_read(info: Ctx, url: str, query: str, variables: dict[str, Any], name: str) -> Any:
+    """Reads at the owner with the staff member's own token."""
     platform = info.context.platform
 
-    async def call() -> dict[str, Any]:
+    async def read() -> dict[str, Any]:
         return await owners.execute(
             platform.http,
             url,
@@ -319,7 +336,33 @@ def _owner_call(info: Ctx, url: str, query: str, variables: dict[str, Any], name
             operation=name,
         )
 
-    return call
+    return read
+
+
+def _owner_act(
+    info: Ctx, url: str, query: str, variables: dict[str, Any], name: str
+) -> actions.Act:
+    """Acts at the owner with the action token `actions.perform` hands it, and answers the
+    mutation's result."""
+    platform = info.context.platform
+
+    async def act(authorization: str) -> dict[str, Any]:
+        data = await owners.execute(
+            platform.http, url, query, variables, authorization=authorization, operation=name
+        )
+        return dict(data[name])
+
+    return act
+
+
+def _case_before(info: Ctx, case: str) -> actions.Read:
+    url = info.context.platform.settings.moderation_graphql_url
+    read = _owner_read(info, url, owners.CASE, {"id": case}, "moderationCase")
+
+    async def before() -> dict[str, Any] | None:
+        return (await read()).get("moderationCase")
+
+    return before
 
 
 def _first_entity(data: dict[str, Any], field: str) -> dict[str, Any] | None:
@@ -328,7 +371,9 @@ def _first_entity(data: dict[str, Any], field: str) -> dict[str, Any] | None:
 
 
 async def _perform(info: Ctx, action: StaffAction) -> AuditEntry:
-    entry = await actions.perform(info.context.platform, staff_id=_staff_id(info), action=action)
+    entry = await actions.perform(
+        info.context.platform, issuer=_state(info).issuer, staff_id=_staff_id(info), action=action
+    )
     return AuditEntry.from_row(entry)
 
 
@@ -484,6 +529,70 @@ class Mutation:
 
     @staff_mutation(
         scopes=[Scope.CASES_ACT],
+        description="Takes an OPEN case into review through the moderation subgraph and "
+        "writes it to the audit log (also when moderation refuses: its error comes back with "
+        "`extensions.auditId`). Once per `idempotencyKey`.",
+    )
+    async def review_case(
+        self,
+        info: Ctx,
+        case_id: Annotated[strawberry.ID, strawberry.argument(description="The case.")],
+        idempotency_key: IdempotencyKey,
+    ) -> AuditEntry:
+        case = str(parse_id(case_id, field="caseId"))
+        url = info.context.platform.settings.moderation_graphql_url
+        request = {"caseId": case}
+        return await _perform(
+            info,
+            StaffAction(
+                action=AuditAction.REVIEW_CASE,
+                target_type=TargetType.CASE,
+                target_id=case,
+                request=request,
+                idempotency_key=idempotency_key,
+                scope=Scope.CASES_ACT,
+                before=_case_before(info, case),
+                act=_owner_act(info, url, owners.START_REVIEW, request, "startCaseReview"),
+            ),
+        )
+
+    @staff_mutation(
+        scopes=[Scope.CASES_ACT],
+        description="Decides a member's PENDING appeal through the moderation subgraph "
+        "(OVERTURNED undoes the action and ends a suspension or ban it put in force) and "
+        "writes it to the audit log. Once per `idempotencyKey`.",
+    )
+    async def act_on_appeal(
+        self,
+        info: Ctx,
+        appeal_id: Annotated[strawberry.ID, strawberry.argument(description="The appeal.")],
+        decision: Annotated[AppealDecision, strawberry.argument(description="The decision.")],
+        idempotency_key: IdempotencyKey,
+    ) -> AuditEntry:
+        appeal = str(parse_id(appeal_id, field="appealId"))
+        url = info.context.platform.settings.moderation_graphql_url
+        variables = {"appealId": appeal, "outcome": decision.value}
+        read = _owner_read(info, url, owners.APPEAL, {"id": appeal}, "moderationAppeal")
+
+        async def before() -> dict[str, Any] | None:
+            return (await read()).get("moderationAppeal")
+
+        return await _perform(
+            info,
+            StaffAction(
+                action=AuditAction.DECIDE_APPEAL,
+                target_type=TargetType.APPEAL,
+                target_id=appeal,
+                request=variables,
+                idempotency_key=idempotency_key,
+                scope=Scope.CASES_ACT,
+                before=before,
+                act=_owner_act(info, url, owners.DECIDE_APPEAL, variables, "decideAppeal"),
+            ),
+        )
+
+    @staff_mutation(
+        scopes=[Scope.CASES_ACT],
         description="Decides a moderation case through the moderation subgraph and writes it "
         "to the audit log (also when moderation refuses: its error comes back with "
         "`extensions.auditId`). Once per `idempotencyKey`.",
@@ -508,15 +617,6 @@ class Mutation:
             "reason": reason,
             "until": until.isoformat() if until else None,
         }
-        read = _owner_call(info, url, owners.CASE, {"id": case}, "moderationCase")
-        act = _owner_call(info, url, owners.TAKE_ACTION, variables, "takeModerationAction")
-
-        async def before() -> dict[str, Any] | None:
-            return (await read()).get("moderationCase")
-
-        async def after() -> dict[str, Any]:
-            return dict((await act())["takeModerationAction"])
-
         return await _perform(
             info,
             StaffAction(
@@ -525,8 +625,9 @@ class Mutation:
                 target_id=case,
                 request=variables,
                 idempotency_key=idempotency_key,
-                before=before,
-                act=after,
+                scope=Scope.CASES_ACT,
+                before=_case_before(info, case),
+                act=_owner_act(info, url, owners.TAKE_ACTION, variables, "takeModerationAction"),
             ),
         )
 
@@ -549,19 +650,13 @@ class Mutation:
         member = str(parse_id(user_id, field="userId"))
         url = info.context.platform.settings.moderation_graphql_url
         request = {"userId": member, "until": until.isoformat(), "reason": reason}
-        read = _owner_call(
+        read = _owner_read(
             info, url, owners.MODERATION_STATUS, owners.member(member), "moderationStatus"
         )
         key = actions.request_key(_staff_id(info), idempotency_key)
-        act = _owner_call(
-            info, url, owners.SUSPEND, {**request, "requestKey": key}, "imposeSuspension"
-        )
 
         async def before() -> dict[str, Any] | None:
             return _first_entity(await read(), "moderationStatus")
-
-        async def after() -> dict[str, Any]:
-            return dict((await act())["imposeSuspension"])
 
         return await _perform(
             info,
@@ -571,8 +666,11 @@ class Mutation:
                 target_id=member,
                 request=request,
                 idempotency_key=idempotency_key,
+                scope=Scope.MEMBERS_SUSPEND,
                 before=before,
-                act=after,
+                act=_owner_act(
+                    info, url, owners.SUSPEND, {**request, "requestKey": key}, "imposeSuspension"
+                ),
             ),
         )
 
@@ -594,17 +692,11 @@ class Mutation:
         member = str(parse_id(user_id, field="userId"))
         url = info.context.platform.settings.subscription_graphql_url
         request = {"userId": member, "reason": reason}
-        read = _owner_call(info, url, owners.SUBSCRIPTION, owners.member(member), "subscription")
+        read = _owner_read(info, url, owners.SUBSCRIPTION, owners.member(member), "subscription")
         key = actions.request_key(_staff_id(info), idempotency_key)
-        act = _owner_call(
-            info, url, owners.REFUND, {**request, "requestKey": key}, "recordStaffRefund"
-        )
 
         async def before() -> dict[str, Any] | None:
             return _first_entity(await read(), "subscription")
-
-        async def after() -> dict[str, Any]:
-            return dict((await act())["recordStaffRefund"])
 
         return await _perform(
             info,
@@ -614,8 +706,11 @@ class Mutation:
                 target_id=member,
                 request=request,
                 idempotency_key=idempotency_key,
+                scope=Scope.BILLING_REFUND,
                 before=before,
-                act=after,
+                act=_owner_act(
+                    info, url, owners.REFUND, {**request, "requestKey": key}, "recordStaffRefund"
+                ),
             ),
         )
 

@@ -427,7 +427,9 @@ class Outcome(StrEnum):
 class AuditAction(StrEnum):
     """What a staff member did (the audit log's `action`)."""
 
+    REVIEW_CASE = "REVIEW_CASE"
     ACT_ON_CASE = "ACT_ON_CASE"
+    DECIDE_APPEAL = "DECIDE_APPEAL"
     SUSPEND_MEMBER = "SUSPEND_MEMBER"
     REFUND_SUBSCRIPTION = "REFUND_SUBSCRIPTION"
     CREATE_STAFF = "CREATE_STAFF"
@@ -439,6 +441,7 @@ class TargetType(StrEnum):
     """What an action was done to."""
 
     CASE = "CASE"
+    APPEAL = "APPEAL"
     MEMBER = "MEMBER"
     STAFF = "STAFF"
 
@@ -479,9 +482,12 @@ async def record(
     error_code: str | None = None,
     error_message: str | None = None,
     trace_id: str | None = None,
+    entry_id: uuid.UUID | None = None,
 ) -> AuditEntry:
-    """Appends one row to the audit log (in the caller's transaction)."""
+    """Appends one row to the audit log (in the caller's transaction); `entry_id` when the
+    owner was already told it (in the action token)."""
     entry = AuditEntry(
+        id=entry_id or uuid.uuid4(),
         staff_id=staff_id,
         staff_email=staff_email,
         action=action.value,

@@ -2,7 +2,9 @@
 
 Members report, read their own reports, standing and actions, and appeal. Reading cases
 and appeals is for staff with cases:read, acting on them with cases:act, and suspending a
-member without a case with members:suspend (kindred.staff; FORBIDDEN otherwise).
+member without a case with members:suspend (kindred.staff; FORBIDDEN otherwise). Acting is
+audited: only the admin subgraph's staff actions call these mutations, with an action token
+naming the audit entry they wrote; a staff member's own token is FORBIDDEN.
 """
 
 from __future__ import annotations
@@ -111,6 +113,18 @@ class Query:
     async def moderation_case(self, info: Ctx, id: CaseId) -> ModerationCase:
         return await _case(info, parse_id(id))
 
+    @staff_field(scopes=[Scope.CASES_READ], description="One appeal; staff only.")
+    async def moderation_appeal(
+        self,
+        info: Ctx,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The appeal.")],
+    ) -> Appeal:
+        async with info.context.platform.db.read() as conn:
+            [row] = await service.appeals_by_id(conn, [parse_id(id)])
+        if row is None:
+            raise NotFound("No such appeal.", field="id")
+        return Appeal.from_row(row)
+
     @staff_field(scopes=[Scope.CASES_READ], description="Appeals, newest first; staff only.")
     async def moderation_appeals(
         self,
@@ -199,6 +213,7 @@ class Mutation:
 
     @staff_mutation(
         scopes=[Scope.CASES_ACT],
+        audited_via="reviewCase",
         description="Takes an OPEN case into review (anything else is CONFLICT); staff only.",
     )
     async def start_case_review(self, info: Ctx, case_id: CaseId) -> ModerationCase:
@@ -208,6 +223,7 @@ class Mutation:
 
     @staff_mutation(
         scopes=[Scope.CASES_ACT],
+        audited_via="actOnCase",
         description="Closes an OPEN or IN_REVIEW case with an action (a closed case is "
         "CONFLICT): WARN; SUSPEND until `until` (in the future, within a year); BAN; or "
         "DISMISS. SUSPEND and BAN take effect at once everywhere; staff only.",
@@ -240,6 +256,7 @@ class Mutation:
 
     @staff_mutation(
         scopes=[Scope.CASES_ACT],
+        audited_via="actOnAppeal",
         description="Decides a PENDING appeal (a decided one is CONFLICT); OVERTURNED undoes "
         "the action and ends a suspension or ban it put in force. Staff only.",
     )
@@ -262,10 +279,10 @@ class Mutation:
 
     @staff_mutation(
         scopes=[Scope.MEMBERS_SUSPEND],
+        audited_via="suspendMember",
         description="Suspends a member until `until` (in the future, within a year) without "
         "waiting for a report: their open case, or a new one, closes with the suspension. "
-        "Once per `requestKey` (the same key answers the same action); staff only. The "
-        "admin subgraph's `suspendMember` calls it and keeps the audit log.",
+        "Once per `requestKey` (the same key answers the same action); staff only.",
     )
     async def impose_suspension(
         self,

@@ -612,6 +612,14 @@ async def appeals_by_action(
     return _in_order(rows, action_ids, "action_id")
 
 
+async def appeals_by_id(
+    connection: AsyncConnection, ids: Sequence[uuid.UUID]
+) -> list[Row[Any] | None]:
+    """These appeals, in order (None for an unknown id), in one query."""
+    rows = await connection.execute(select(Appeal).where(col(Appeal.id).in_(ids)))
+    return _in_order(rows, ids, "id")
+
+
 async def appeals_list(
     connection: AsyncConnection, *, status: AppealStatus | None, first: int, after: str | None
 ) -> list[Row[Any]]:

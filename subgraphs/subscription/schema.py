@@ -208,10 +208,10 @@ class StaffRefund:
 class Mutation:
     @staff_mutation(
         scopes=[Scope.BILLING_REFUND],
+        audited_via="refundSubscription",
         description="Refunds a member's paid period: their Premium ends now, the refund is "
         "recorded and other subgraphs hear of it. CONFLICT when no paid period is in force. "
-        "Once per `requestKey` (the same key answers the same refund); staff only. The admin "
-        "subgraph's `refundSubscription` calls it and keeps the audit log.",
+        "Once per `requestKey` (the same key answers the same refund); staff only.",
     )
     async def record_staff_refund(
         self,

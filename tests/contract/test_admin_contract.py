@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import graphql
@@ -66,12 +67,44 @@ query($s: ID, $t: ID, $first: Int, $after: String) {{
     edges {{ node {{ {ENTRY} }} }} pageInfo {{ hasNextPage endCursor }}
   }}
 }}"""
+REVIEW = f"""
+mutation($c: ID!, $k: String!) {{ reviewCase(caseId: $c, idempotencyKey: $k) {{ {ENTRY} }} }}"""
+DECIDE = f"""
+mutation($a: ID!, $d: AppealDecision!, $k: String!) {{
+  actOnAppeal(appealId: $a, decision: $d, idempotencyKey: $k) {{ {ENTRY} }}
+}}"""
 REPORT = "mutation($u: ID!) { report(userId: $u, reason: SPAM) { id } }"
+APPEAL = 'mutation($a: ID!) { appealAction(actionId: $a, text: "It was a joke") { id } }'
 
 
 @pytest.fixture
 def client(admin_served: Served) -> httpx.AsyncClient:
     return admin_served.client
+
+
+@pytest.fixture
+async def owner_calls(admin_served: Served) -> AsyncIterator[list[httpx.Request]]:
+    """The requests the admin subgraph sends the owners during the test."""
+    sent: list[httpx.Request] = []
+
+    async def keep(request: httpx.Request) -> None:
+        sent.append(request)
+
+    http = admin_served.platform.http
+    hooks = http.event_hooks
+    http.event_hooks = {**hooks, "request": [*hooks.get("request", []), keep]}
+    yield sent
+    http.event_hooks = hooks
+
+
+def owner_mutations(sent: list[httpx.Request], field: str) -> list[dict[str, Any]]:
+    """The claims of the bearer token of each request that called the owner's `field`."""
+    claims = []
+    for request in sent:
+        if field in json.loads(request.content)["query"]:
+            token = request.headers["authorization"].removeprefix("Bearer ")
+            claims.append(jwt.decode(token, options={"verify_signature": False}))
+    return claims
 
 
 @pytest.fixture
@@ -181,6 +214,8 @@ async def test_the_served_sdl_is_the_committed_one(client: httpx.AsyncClient) ->
         ("auditLog", Scope.AUDIT_READ),
         ("staffAccounts", Scope.STAFF_MANAGE),
         ("actOnCase", Scope.CASES_ACT),
+        ("reviewCase", Scope.CASES_ACT),
+        ("actOnAppeal", Scope.CASES_ACT),
         ("suspendMember", Scope.MEMBERS_SUSPEND),
         ("refundSubscription", Scope.BILLING_REFUND),
     ):
@@ -310,6 +345,7 @@ async def test_acting_on_a_case_is_done_by_moderation_and_audited_once(
     moderation_served: Served,
     issuer: TokenIssuer,
     db: Any,
+    owner_calls: list[httpx.Request],
 ) -> None:
     member, case_id = await open_case(user_served, moderation_served, issuer)
     moderator_id, moderator = await signed_in(client, admin_served, Role.MODERATOR)
@@ -323,8 +359,14 @@ async def test_acting_on_a_case_is_done_by_moderation_and_audited_once(
     assert entry["outcome"] == "SUCCEEDED" and entry["staffId"] == moderator_id
     assert entry["before"]["status"] == "OPEN"
     assert entry["after"]["action"] == "WARN" and entry["after"]["caseId"] == case_id
+    # Moderation was called with an action token for this entry, not the moderator's own.
+    [claims] = owner_mutations(owner_calls, "takeModerationAction")
+    assert claims["kindred_audit"] == entry["id"] and claims["sub"] == moderator_id
+    assert claims["scope"] == "cases:act" and "roles" not in claims
+    assert claims["exp"] - claims["iat"] == 60
     again = _ok(await gql(client, ACT, variables, token=moderator))["actOnCase"]
     assert again["id"] == entry["id"]
+    assert len(owner_mutations(owner_calls, "takeModerationAction")) == 1
     assert audit_rows(db, target_id=case_id) == [("ACT_ON_CASE", "SUCCEEDED", None)]
     # The same key for other arguments is a mistake, not a retry.
     other = {**variables, "d": "BAN"}
@@ -343,12 +385,60 @@ async def test_acting_on_a_case_is_done_by_moderation_and_audited_once(
     assert stored.fetchone() == ("REFUSED",)
 
 
+async def test_reviewing_a_case_and_deciding_an_appeal_are_audited_once(
+    client: httpx.AsyncClient,
+    admin_served: Served,
+    user_served: Served,
+    moderation_served: Served,
+    issuer: TokenIssuer,
+    db: Any,
+    owner_calls: list[httpx.Request],
+) -> None:
+    member, case_id = await open_case(user_served, moderation_served, issuer)
+    moderator_id, moderator = await signed_in(client, admin_served, Role.MODERATOR)
+    _, support = await signed_in(client, admin_served, Role.SUPPORT)
+    review = {"c": case_id, "k": str(uuid.uuid4())}
+    _refused(await gql(client, REVIEW, review, token=support), "FORBIDDEN")
+    reviewed = _ok(await gql(client, REVIEW, review, token=moderator))["reviewCase"]
+    assert (reviewed["action"], reviewed["targetType"]) == ("REVIEW_CASE", "CASE")
+    assert reviewed["before"]["status"] == "OPEN" and reviewed["after"]["status"] == "IN_REVIEW"
+    assert _ok(await gql(client, REVIEW, review, token=moderator))["reviewCase"] == reviewed
+    [claims] = owner_mutations(owner_calls, "startCaseReview")
+    assert (claims["kindred_audit"], claims["sub"]) == (reviewed["id"], moderator_id)
+    # Reviewing it again (a new click) is refused by moderation, and recorded.
+    again = {**review, "k": str(uuid.uuid4())}
+    _refused(await gql(client, REVIEW, again, token=moderator), "CONFLICT")
+
+    ban = {"c": case_id, "d": "BAN", "r": "Spam.", "k": str(uuid.uuid4())}
+    action = _ok(await gql(client, ACT, ban, token=moderator))["actOnCase"]["after"]
+    member_token = issuer.access_token(member)
+    body = await gql(moderation_served.client, APPEAL, {"a": action["id"]}, token=member_token)
+    appeal_id = _ok(body)["appealAction"]["id"]
+    decide = {"a": appeal_id, "d": "OVERTURNED", "k": str(uuid.uuid4())}
+    _refused(await gql(client, DECIDE, decide, token=support), "FORBIDDEN")
+    decided = _ok(await gql(client, DECIDE, decide, token=moderator))["actOnAppeal"]
+    assert (decided["action"], decided["targetType"]) == ("DECIDE_APPEAL", "APPEAL")
+    assert decided["before"]["status"] == "PENDING"
+    assert decided["after"]["status"] == "OVERTURNED"
+    assert decided["after"]["actionId"] == action["id"]
+    assert _ok(await gql(client, DECIDE, decide, token=moderator))["actOnAppeal"] == decided
+    [claims] = owner_mutations(owner_calls, "decideAppeal")
+    assert claims["kindred_audit"] == decided["id"] and claims["scope"] == "cases:act"
+    assert sorted(audit_rows(db, target_id=case_id)) == [
+        ("ACT_ON_CASE", "SUCCEEDED", None),
+        ("REVIEW_CASE", "REFUSED", "CONFLICT"),
+        ("REVIEW_CASE", "SUCCEEDED", None),
+    ]
+    assert audit_rows(db, target_id=appeal_id) == [("DECIDE_APPEAL", "SUCCEEDED", None)]
+
+
 async def test_suspending_a_member_is_done_by_moderation_and_audited_once(
     client: httpx.AsyncClient,
     admin_served: Served,
     user_served: Served,
     moderation_served: Served,
     db: Any,
+    owner_calls: list[httpx.Request],
 ) -> None:
     member = await known_member(user_served, moderation_served)
     _, moderator = await signed_in(client, admin_served, Role.MODERATOR)
@@ -356,6 +446,8 @@ async def test_suspending_a_member_is_done_by_moderation_and_audited_once(
     variables = {"u": str(member), "until": _in(3600), "r": "Spam.", "k": key}
     entry = _ok(await gql(client, SUSPEND, variables, token=moderator))["suspendMember"]
     assert entry["before"] == {"status": "ACTIVE", "until": None, "reason": None}
+    [claims] = owner_mutations(owner_calls, "imposeSuspension")
+    assert (claims["kindred_audit"], claims["scope"]) == (entry["id"], "members:suspend")
     assert entry["after"]["action"] == "SUSPEND"
     _ok(await gql(client, SUSPEND, variables, token=moderator))
     assert audit_rows(db, target_id=str(member)) == [("SUSPEND_MEMBER", "SUCCEEDED", None)]
@@ -367,7 +459,11 @@ async def test_suspending_a_member_is_done_by_moderation_and_audited_once(
 
 
 async def test_refunds_are_done_by_subscription_and_audited_once(
-    client: httpx.AsyncClient, admin_served: Served, subscription_served: Served, db: Any
+    client: httpx.AsyncClient,
+    admin_served: Served,
+    subscription_served: Served,
+    db: Any,
+    owner_calls: list[httpx.Request],
 ) -> None:
     member = str(uuid.uuid4())
     stub = StripeStub(subscription_served.client, STRIPE_TEST_SECRET)
@@ -386,6 +482,8 @@ async def test_refunds_are_done_by_subscription_and_audited_once(
     variables = {"u": member, "r": "Charged twice.", "k": str(uuid.uuid4())}
     _refused(await gql(client, REFUND, variables, token=moderator), "FORBIDDEN")
     entry = _ok(await gql(client, REFUND, variables, token=support))["refundSubscription"]
+    [claims] = owner_mutations(owner_calls, "recordStaffRefund")
+    assert (claims["kindred_audit"], claims["scope"]) == (entry["id"], "billing:refund")
     assert entry["before"]["plan"] == "PREMIUM" and entry["after"]["subscription"]["plan"] == "FREE"
     _ok(await gql(client, REFUND, variables, token=support))
     # A second refund (a new click) finds nothing to refund: refused, and recorded.

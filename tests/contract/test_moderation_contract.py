@@ -22,7 +22,7 @@ from kindred.credentials import TokenIssuer
 from kindred.errors import Forbidden
 from kindred.events import Event
 from kindred.sdl import REPO, export
-from kindred.staff import Role
+from kindred.staff import Role, Scope
 from kindred.topics import Topic
 from subgraphs.communication.handlers import HANDLERS as COMMUNICATION_HANDLERS
 from subgraphs.moderation import handlers, service
@@ -33,7 +33,14 @@ from subgraphs.user import events as user_events
 from subgraphs.user.handlers import HANDLERS as USER_HANDLERS
 from subgraphs.user.models import Account
 from tests.contract.conftest import Served, serve_trusting
-from tests.support import contract_database, error_codes, gql, register, staff_token
+from tests.support import (
+    action_token,
+    contract_database,
+    error_codes,
+    gql,
+    register,
+    staff_token,
+)
 
 REPORT = """
 mutation($u: ID!, $r: ReportReason!, $d: String, $c: ID, $m: ID) {
@@ -108,6 +115,13 @@ def db(infra: Any, moderation_served: Served) -> Iterator[psycopg.Connection[Any
 def moderator(staff_issuer: TokenIssuer) -> str:
     """A staff token of the moderator role (cases:read, cases:act, members:suspend)."""
     return staff_token(staff_issuer, Role.MODERATOR)
+
+
+@pytest.fixture
+def acting(staff_issuer: TokenIssuer) -> str:
+    """An action token for acting on cases and suspending, as the admin subgraph mints one
+    for each audited action (a staff member's own token is refused by those mutations)."""
+    return action_token(staff_issuer, Scope.CASES_ACT, Scope.MEMBERS_SUSPEND)
 
 
 def _ok(body: dict[str, Any]) -> dict[str, Any]:
@@ -429,6 +443,43 @@ async def test_members_may_not_read_cases_or_act_on_them(
     assert case_id in [edge["node"]["id"] for edge in listed["moderationCases"]["edges"]]
 
 
+async def test_acting_takes_only_the_admin_subgraphs_action_token(
+    new_member: NewMember,
+    client: httpx.AsyncClient,
+    issuer: TokenIssuer,
+    staff_issuer: TokenIssuer,
+    db: Any,
+    moderator: str,
+) -> None:
+    """Every staff action lands in the admin subgraph's audit log: a moderator's own token
+    (scopes and all) cannot act here, only an action token naming its audit entry can."""
+    member, case_id = await reported(new_member, client, issuer, db)
+    appeal_id = str(uuid.uuid4())
+    audited = (
+        (REVIEW, {"c": case_id}, "reviewCase"),
+        (ACT, {"c": case_id, "a": "BAN", "r": "no"}, "actOnCase"),
+        (DECIDE, {"a": appeal_id, "o": "OVERTURNED"}, "actOnAppeal"),
+        (SUSPEND, {"u": str(member), "until": _in(3600), "r": "no", "k": "k1"}, "suspendMember"),
+    )
+    # An action token for another scope is no good either.
+    refunding = action_token(staff_issuer, Scope.BILLING_REFUND)
+    for query, variables, via in audited:
+        refused = _refused(await gql(client, query, variables, token=moderator), "FORBIDDEN")
+        assert (refused["reason"], refused["via"]) == ("NOT_AUDITED", via)
+        body = await gql(client, query, variables, token=moderator)
+        assert f"admin subgraph's `{via}`" in body["errors"][0]["message"]
+        _refused(await gql(client, query, variables, token=refunding), "FORBIDDEN")
+    assert _count(db, "SELECT count(*) FROM actions WHERE user_id = %s", member) == 0
+    case = _ok(await gql(client, CASE, {"id": case_id}, token=moderator))["moderationCase"]
+    assert case["status"] == "OPEN"
+
+    reviewing = action_token(staff_issuer, Scope.CASES_ACT)
+    reviewed = _ok(await gql(client, REVIEW, {"c": case_id}, token=reviewing))
+    assert reviewed["startCaseReview"]["status"] == "IN_REVIEW"
+    _ok(await act(client, reviewing, case_id, "WARN"))
+    assert _count(db, "SELECT count(*) FROM actions WHERE user_id = %s", member) == 1
+
+
 async def test_a_members_standing_and_actions_are_their_own(
     client: httpx.AsyncClient, issuer: TokenIssuer, moderator: str
 ) -> None:
@@ -454,34 +505,33 @@ async def test_case_transitions_refuse_impossible_moves(
     issuer: TokenIssuer,
     db: Any,
     moderator: str,
+    acting: str,
 ) -> None:
     member, case_id = await reported(new_member, client, issuer, db)
-    reviewed = _ok(await gql(client, REVIEW, {"c": case_id}, token=moderator))
+    reviewed = _ok(await gql(client, REVIEW, {"c": case_id}, token=acting))
     assert reviewed["startCaseReview"]["status"] == "IN_REVIEW"
-    _refused(await gql(client, REVIEW, {"c": case_id}, token=moderator), "CONFLICT")
+    _refused(await gql(client, REVIEW, {"c": case_id}, token=acting), "CONFLICT")
     # Values that are never right: BAD_USER_INPUT, and the case stays as it was.
-    _refused(await act(client, moderator, case_id, "SUSPEND"), "BAD_USER_INPUT", "until")
+    _refused(await act(client, acting, case_id, "SUSPEND"), "BAD_USER_INPUT", "until")
+    _refused(await act(client, acting, case_id, "SUSPEND", u=_in(-60)), "BAD_USER_INPUT", "until")
     _refused(
-        await act(client, moderator, case_id, "SUSPEND", u=_in(-60)), "BAD_USER_INPUT", "until"
-    )
-    _refused(
-        await act(client, moderator, case_id, "SUSPEND", u=_in(400 * 86400)),
+        await act(client, acting, case_id, "SUSPEND", u=_in(400 * 86400)),
         "BAD_USER_INPUT",
         "until",
     )
-    _refused(await act(client, moderator, case_id, "BAN", u=_in(60)), "BAD_USER_INPUT", "until")
-    body = await gql(client, ACT, {"c": case_id, "a": "WARN", "r": " "}, token=moderator)
+    _refused(await act(client, acting, case_id, "BAN", u=_in(60)), "BAD_USER_INPUT", "until")
+    body = await gql(client, ACT, {"c": case_id, "a": "WARN", "r": " "}, token=acting)
     _refused(body, "BAD_USER_INPUT", "reason")
     assert _events(db, Topic.MODERATION_ACTION_TAKEN, case_id) == []
     assert _count(db, "SELECT count(*) FROM actions WHERE case_id = %s", case_id) == 0
 
-    warned = _ok(await act(client, moderator, case_id, "WARN"))["takeModerationAction"]
+    warned = _ok(await act(client, acting, case_id, "WARN"))["takeModerationAction"]
     assert warned["action"] == "WARN" and warned["user"] == {"id": str(member)}
     # Closed: no other action, no review.
-    _refused(await act(client, moderator, case_id, "BAN"), "CONFLICT")
-    _refused(await gql(client, REVIEW, {"c": case_id}, token=moderator), "CONFLICT")
+    _refused(await act(client, acting, case_id, "BAN"), "CONFLICT")
+    _refused(await gql(client, REVIEW, {"c": case_id}, token=acting), "CONFLICT")
     unknown = str(uuid.uuid4())
-    _refused(await act(client, moderator, unknown, "WARN"), "NOT_FOUND")
+    _refused(await act(client, acting, unknown, "WARN"), "NOT_FOUND")
     _refused(await gql(client, CASE, {"id": unknown}, token=moderator), "NOT_FOUND")
     [taken] = _events(db, Topic.MODERATION_ACTION_TAKEN, case_id)
     assert taken["payload"] == {
@@ -505,9 +555,10 @@ async def test_dismissing_closes_the_case_without_touching_the_member(
     issuer: TokenIssuer,
     db: Any,
     moderator: str,
+    acting: str,
 ) -> None:
     member, case_id = await reported(new_member, client, issuer, db)
-    _ok(await act(client, moderator, case_id, "DISMISS"))
+    _ok(await act(client, acting, case_id, "DISMISS"))
     case = _ok(await gql(client, CASE, {"id": case_id}, token=moderator))["moderationCase"]
     assert case["status"] == "DISMISSED"
     [taken] = _events(db, Topic.MODERATION_ACTION_TAKEN, case_id)
@@ -530,11 +581,11 @@ async def test_suspend_and_ban_publish_the_standing_in_version_order(
     client: httpx.AsyncClient,
     issuer: TokenIssuer,
     db: Any,
-    moderator: str,
+    acting: str,
 ) -> None:
     member, case_id = await reported(new_member, client, issuer, db)
     until = _in(3600)
-    suspended = _ok(await act(client, moderator, case_id, "SUSPEND", u=until))
+    suspended = _ok(await act(client, acting, case_id, "SUSPEND", u=until))
     action = suspended["takeModerationAction"]
     [event] = _events(db, Topic.USER_SUSPENDED, str(member))
     assert event["aggregate_version"] == 1
@@ -555,7 +606,7 @@ async def test_suspend_and_ban_publish_the_standing_in_version_order(
 
     _ok(await report(client, issuer.access_token(uuid.uuid4()), member))
     second_case = await case_of(db, member)
-    banned = _ok(await act(client, moderator, second_case, "BAN"))["takeModerationAction"]
+    banned = _ok(await act(client, acting, second_case, "BAN"))["takeModerationAction"]
     events = _events(db, Topic.USER_SUSPENDED, str(member))
     assert [e["aggregate_version"] for e in events] == [1, 2]
     assert events[1]["payload"]["until"] is None
@@ -578,13 +629,14 @@ async def test_staff_suspend_a_member_once_per_request_key_closing_their_case(
     staff_issuer: TokenIssuer,
     db: Any,
     moderator: str,
+    acting: str,
 ) -> None:
     member, case_id = await reported(new_member, client, issuer, db)
     variables = {"u": str(member), "until": _in(3600), "r": "Repeated abuse.", "k": "key-1"}
-    first = _ok(await gql(client, SUSPEND, variables, token=moderator))["imposeSuspension"]
+    first = _ok(await gql(client, SUSPEND, variables, token=acting))["imposeSuspension"]
     # The member's open case is the one the suspension closes.
     assert first["caseId"] == case_id and first["action"] == "SUSPEND", first
-    again = _ok(await gql(client, SUSPEND, variables, token=moderator))["imposeSuspension"]
+    again = _ok(await gql(client, SUSPEND, variables, token=acting))["imposeSuspension"]
     assert again["id"] == first["id"]
     assert _count(db, "SELECT count(*) FROM actions WHERE user_id = %s", member) == 1
     assert len(_events(db, Topic.USER_SUSPENDED, str(member))) == 1
@@ -594,13 +646,13 @@ async def test_staff_suspend_a_member_once_per_request_key_closing_their_case(
     # A member with no case gets one, opened and actioned at once.
     quiet = await new_member()
     fresh = {**variables, "u": str(quiet), "k": "key-2"}
-    opened = _ok(await gql(client, SUSPEND, fresh, token=moderator))["imposeSuspension"]
+    opened = _ok(await gql(client, SUSPEND, fresh, token=acting))["imposeSuspension"]
     assert opened["caseId"] != case_id
 
     unknown = {**variables, "u": str(uuid.uuid4()), "k": "key-3"}
-    _refused(await gql(client, SUSPEND, unknown, token=moderator), "NOT_FOUND", "userId")
+    _refused(await gql(client, SUSPEND, unknown, token=acting), "NOT_FOUND", "userId")
     past = {**variables, "k": "key-4", "until": _in(-60)}
-    _refused(await gql(client, SUSPEND, past, token=moderator), "BAD_USER_INPUT", "until")
+    _refused(await gql(client, SUSPEND, past, token=acting), "BAD_USER_INPUT", "until")
     for token in (issuer.access_token(uuid.uuid4()), staff_token(staff_issuer, Role.SUPPORT)):
         _refused(await gql(client, SUSPEND, {**variables, "k": "key-5"}, token=token), "FORBIDDEN")
     assert _count(db, "SELECT count(*) FROM actions WHERE user_id = %s", member) == 1
@@ -612,10 +664,10 @@ async def test_a_suspension_ends_by_itself_and_is_announced_once(
     client: httpx.AsyncClient,
     issuer: TokenIssuer,
     db: Any,
-    moderator: str,
+    acting: str,
 ) -> None:
     member, case_id = await reported(new_member, client, issuer, db)
-    action = _ok(await act(client, moderator, case_id, "SUSPEND", u=_in(3600)))
+    action = _ok(await act(client, acting, case_id, "SUSPEND", u=_in(3600)))
     # Time passes (the row is moved, not the clock).
     db.execute(
         "UPDATE standings SET until = now() - interval '1 second' WHERE user_id = %s", (member,)
@@ -642,10 +694,11 @@ async def test_an_action_is_appealed_once_and_overturning_reinstates(
     issuer: TokenIssuer,
     db: Any,
     moderator: str,
+    acting: str,
 ) -> None:
     member, case_id = await reported(new_member, client, issuer, db)
     token = issuer.access_token(member)
-    action_id = _ok(await act(client, moderator, case_id, "BAN"))["takeModerationAction"]["id"]
+    action_id = _ok(await act(client, acting, case_id, "BAN"))["takeModerationAction"]["id"]
 
     # Only the member acted on may appeal; bad text changes nothing.
     stranger = issuer.access_token(uuid.uuid4())
@@ -666,11 +719,9 @@ async def test_an_action_is_appealed_once_and_overturning_reinstates(
     pending = _ok(await gql(client, APPEALS, token=moderator))["moderationAppeals"]["edges"]
     assert appeal_id in [edge["node"]["id"] for edge in pending]
 
-    decided = _ok(await gql(client, DECIDE, {"a": appeal_id, "o": "OVERTURNED"}, token=moderator))
+    decided = _ok(await gql(client, DECIDE, {"a": appeal_id, "o": "OVERTURNED"}, token=acting))
     assert decided["decideAppeal"]["status"] == "OVERTURNED"
-    _refused(
-        await gql(client, DECIDE, {"a": appeal_id, "o": "UPHELD"}, token=moderator), "CONFLICT"
-    )
+    _refused(await gql(client, DECIDE, {"a": appeal_id, "o": "UPHELD"}, token=acting), "CONFLICT")
     [outcome] = _events(db, Topic.MODERATION_APPEAL_DECIDED, action_id)
     assert outcome["payload"] == {
         "appeal_id": appeal_id,
@@ -699,23 +750,23 @@ async def test_an_upheld_appeal_leaves_the_action_and_dismissals_cannot_be_appea
     client: httpx.AsyncClient,
     issuer: TokenIssuer,
     db: Any,
-    moderator: str,
+    acting: str,
 ) -> None:
     member, case_id = await reported(new_member, client, issuer, db)
     token = issuer.access_token(member)
-    action_id = _ok(await act(client, moderator, case_id, "SUSPEND", u=_in(3600)))[
+    action_id = _ok(await act(client, acting, case_id, "SUSPEND", u=_in(3600)))[
         "takeModerationAction"
     ]["id"]
     appeal_id = _ok(await gql(client, APPEAL, {"a": action_id, "t": "Sorry"}, token=token))[
         "appealAction"
     ]["id"]
-    _ok(await gql(client, DECIDE, {"a": appeal_id, "o": "UPHELD"}, token=moderator))
+    _ok(await gql(client, DECIDE, {"a": appeal_id, "o": "UPHELD"}, token=acting))
     [outcome] = _events(db, Topic.MODERATION_APPEAL_DECIDED, action_id)
     assert outcome["payload"]["outcome"] == "UPHELD"
     assert _events(db, Topic.USER_REINSTATED, str(member)) == []
 
     _ok(await report(client, issuer.access_token(uuid.uuid4()), member))
-    dismissed = _ok(await act(client, moderator, await case_of(db, member), "DISMISS"))
+    dismissed = _ok(await act(client, acting, await case_of(db, member), "DISMISS"))
     body = await gql(
         client, APPEAL, {"a": dismissed["takeModerationAction"]["id"], "t": "x"}, token=token
     )

@@ -19,11 +19,11 @@ from kindred.credentials import TokenIssuer
 from kindred.events import Event
 from kindred.member_state import Entitlement as PlatformEntitlement
 from kindred.sdl import REPO, export
-from kindred.staff import Role
+from kindred.staff import Role, Scope
 from kindred.topics import Topic
 from subgraphs.subscription.schema import Entitlement
 from tests.contract.conftest import STRIPE_TEST_SECRET, Served
-from tests.support import contract_database, error_codes, gql, staff_token
+from tests.support import action_token, contract_database, error_codes, gql, staff_token
 from tests.support_stripe import (
     StripeStub,
     charge_refunded,
@@ -509,15 +509,21 @@ async def test_staff_refund_ends_premium_now_once_per_request_key(
             period_end=period_end,
         )
     )
-    support = staff_token(staff_issuer, Role.SUPPORT)
+    # Only through the admin subgraph's `refundSubscription`, with its action token: a
+    # support member's own token (billing:refund and all) is refused.
+    support = action_token(staff_issuer, Scope.BILLING_REFUND)
     variables = {"u": member, "r": "Charged twice.", "k": "refund-1"}
     for token, code in (
         (None, "UNAUTHENTICATED"),
         (issuer.access_token(uuid.UUID(member)), "FORBIDDEN"),
         (staff_token(staff_issuer, Role.MODERATOR), "FORBIDDEN"),
+        (staff_token(staff_issuer, Role.SUPPORT), "FORBIDDEN"),
+        (action_token(staff_issuer, Scope.CASES_ACT), "FORBIDDEN"),
     ):
         body = await gql(client, REFUND, variables, token=token)
         assert error_codes(body) == [code], body
+    own = await gql(client, REFUND, variables, token=staff_token(staff_issuer, Role.SUPPORT))
+    assert own["errors"][0]["extensions"]["via"] == "refundSubscription", own
     assert len(changes(db, member)) == 1
 
     body = await gql(client, REFUND, variables, token=support)

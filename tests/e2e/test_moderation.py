@@ -31,9 +31,12 @@ CASES = """
     id user { id displayName }
     flags { edges { node { source terms text conversationId messageId } } }
 } } } }"""
+# Moderators act through the admin subgraph, which writes the audit log and calls moderation.
 ACT = """
-mutation($c: ID!, $a: ModerationActionKind!, $u: DateTime) {
-  takeModerationAction(caseId: $c, action: $a, reason: "Abusive messages", until: $u) { id }
+mutation($c: ID!, $a: CaseDecision!, $u: DateTime, $k: String!) {
+  actOnCase(caseId: $c, decision: $a, reason: "Abusive messages", until: $u, idempotencyKey: $k) {
+    id outcome
+  }
 }"""
 JOIN = "mutation { joinQueue { syncedVersion } }"
 ENTRY = "{ me { queueEntry { syncedVersion } moderationStatus { status until } } }"
@@ -125,9 +128,8 @@ async def test_a_suspended_member_cannot_queue_or_send_until_the_period_ends(
 
     case = await open_case_of(gateway, moderator, ann)
     until = datetime.now(UTC) + timedelta(seconds=SUSPENSION_SECONDS)
-    acted = await gql(
-        gateway, ACT, {"c": case["id"], "a": "SUSPEND", "u": until.isoformat()}, token=moderator
-    )
+    variables = {"c": case["id"], "a": "SUSPEND", "u": until.isoformat(), "k": uuid.uuid4().hex}
+    acted = await gql(gateway, ACT, variables, token=moderator)
     assert "errors" not in acted, acted
 
     # Every subgraph hears `user.suspended`: the queue entry goes, joining and sending stop.
@@ -173,7 +175,8 @@ async def test_a_banned_member_cannot_sign_in(
     reporter = await register(gateway, displayName="Kim")
     await file_report(gateway, reporter, offender)
     case = await open_case_of(gateway, moderator, offender)
-    acted = await gql(gateway, ACT, {"c": case["id"], "a": "BAN"}, token=moderator)
+    variables = {"c": case["id"], "a": "BAN", "k": uuid.uuid4().hex}
+    acted = await gql(gateway, ACT, variables, token=moderator)
     assert "errors" not in acted, acted
 
     credentials = {"e": offender.email, "p": offender.password}

@@ -1,7 +1,8 @@
 """Staff through the one endpoint: `staffLogin`, members never reaching a staff field (not
 through the gateway, not on a subgraph's own port), each role reaching only its scopes, and
 every staff action (act on a case, suspend, refund) in the audit log exactly once, also
-when the click is retried with the same idempotency key."""
+when the click is retried with the same idempotency key, and no way around the audit log:
+a staff member calling an owner's mutation directly is refused."""
 
 from __future__ import annotations
 
@@ -67,6 +68,16 @@ query($id: ID!) { staffMember(id: $id) { email state
   user { displayName moderationStatus { status } subscription { plan } } } }"""
 REPORT = "mutation($u: ID!) { report(userId: $u, reason: SPAM) { id } }"
 CASES = "{ moderationCases(status: OPEN, first: 100) { edges { node { id user { id } } } } }"
+CASE = "query($id: ID!) { moderationCase(id: $id) { status actions { id } } }"
+# The owners' audited mutations, as a staff member might try to call them directly.
+TAKE_ACTION = """
+mutation($c: ID!) { takeModerationAction(caseId: $c, action: BAN, reason: "x") { id } }"""
+IMPOSE = """
+mutation($u: ID!, $t: DateTime!) {
+  imposeSuspension(userId: $u, until: $t, reason: "x", requestKey: "direct") { id }
+}"""
+RECORD_REFUND = """
+mutation($u: ID!) { recordStaffRefund(userId: $u, reason: "x", requestKey: "direct") { id } }"""
 
 
 @pytest.fixture(scope="module")
@@ -234,3 +245,43 @@ async def test_every_staff_action_is_in_the_audit_log_once(
             "CONFLICT"
         ]
     assert audit_count(admin_db, case, "REFUSED") == 1
+
+
+async def test_staff_cannot_act_around_the_audit_log(
+    staff_stack: Stack,
+    gateway: httpx.AsyncClient,
+    staff: dict[Role, Staff],
+    admin_db: psycopg.Connection[Any],
+) -> None:
+    moderator, support = staff[Role.MODERATOR], staff[Role.SUPPORT]
+    offender, case = await reported_case(gateway, moderator)
+    until = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    direct = [
+        ("moderation", TAKE_ACTION, {"c": case}, moderator, "actOnCase"),
+        ("moderation", IMPOSE, {"u": offender.id, "t": until}, moderator, "suspendMember"),
+        ("subscription", RECORD_REFUND, {"u": offender.id}, support, "refundSubscription"),
+    ]
+    for subgraph, query, variables, who, via in direct:
+        for url in (staff_stack.gateway_url, staff_stack.subgraph_url(subgraph)):
+            async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
+                body = await gql(client, query, variables, token=who.access_token)
+            assert error_codes(body) == ["FORBIDDEN"], (url, query, body)
+            extensions = body["errors"][0]["extensions"]
+            assert (extensions["reason"], extensions["via"]) == ("NOT_AUDITED", via), body
+            assert not any((body.get("data") or {}).values()), body
+    # Nothing changed, and nothing was audited.
+    state = await gql(gateway, CASE, {"id": case}, token=moderator.access_token)
+    assert state["data"]["moderationCase"] == {"status": "OPEN", "actions": []}, state
+    member = await gql(gateway, MEMBER, {"id": offender.id}, token=moderator.access_token)
+    assert member["data"]["staffMember"]["user"]["moderationStatus"]["status"] == "ACTIVE"
+    assert audit_count(admin_db, case) == audit_count(admin_db, offender.id) == 0
+
+    # Through the admin subgraph it is done, and audited once.
+    act = {"c": case, "r": "Be kind.", "k": str(uuid.uuid4())}
+    acted = await gql(gateway, ACT, act, token=moderator.access_token)
+    assert "errors" not in acted, acted
+    assert acted["data"]["actOnCase"]["outcome"] == "SUCCEEDED"
+    state = await gql(gateway, CASE, {"id": case}, token=moderator.access_token)
+    assert state["data"]["moderationCase"]["status"] == "ACTIONED"
+    assert len(state["data"]["moderationCase"]["actions"]) == 1
+    assert audit_count(admin_db, case) == 1

@@ -1,19 +1,21 @@
-"""Staff tokens: their own issuer and keys, scopes only for staff, staff-only fields."""
+"""Staff tokens: their own issuer and keys, scopes only for staff, staff-only fields; action
+tokens (an audit entry's, a minute long) and the audited mutations that take only them."""
 
 import asyncio
 import uuid
 from typing import Any, cast
 
+import jwt
 import pytest
 import strawberry
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kindred.auth import Identity, TokenVerifier
+from kindred.auth import ACTION_TOKEN_TTL_SECONDS, AUDIT_CLAIM, Identity, TokenVerifier
 from kindred.context import RequestContext
 from kindred.credentials import TokenIssuer
 from kindred.errors import Unauthenticated
 from kindred.graphql import build_schema
-from kindred.staff import Role, Scope, scopes_for, staff_field
+from kindred.staff import Role, Scope, scopes_for, staff_field, staff_mutation
 
 
 def _issuer(name: str) -> TokenIssuer:
@@ -125,3 +127,99 @@ def test_a_staff_field_answers_staff_with_the_scope() -> None:
     staff = Identity(user_id="s", staff=True, scopes=frozenset({"analytics:read"}))
     result = _ask(staff)
     assert result.errors is None and result.data == {"secret": 42}
+
+
+# -- action tokens and audited mutations ------------------------------------------------------
+
+
+def test_an_action_token_names_its_audit_entry_and_only_its_scope() -> None:
+    staff_id, audit_id = uuid.uuid4(), uuid.uuid4()
+    token = STAFF.action_token(staff_id, scopes=["cases:act"], audit_id=audit_id)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims[AUDIT_CLAIM] == str(audit_id) and "roles" not in claims
+    assert claims["exp"] - claims["iat"] == ACTION_TOKEN_TTL_SECONDS
+    identity = _verify(token)
+    assert identity.staff and identity.user_id == str(staff_id)
+    assert identity.scopes == {"cases:act"} and identity.audit_id == str(audit_id)
+    # A staff member's own token names no audit entry.
+    assert _verify(STAFF.access_token(staff_id, scopes=["cases:act"])).audit_id is None
+    with pytest.raises(ValueError, match="scope"):
+        STAFF.action_token(staff_id, scopes=[], audit_id=audit_id)
+
+
+def _signed(issuer: TokenIssuer, extra: dict[str, Any], ttl: int = 60) -> str:
+    """A token of `issuer` with `extra` claims (as no issuer of Kindred's would sign)."""
+    return issuer._sign({**issuer._claims(uuid.uuid4(), None, ttl), **extra})
+
+
+def test_a_member_token_may_not_name_an_audit_entry() -> None:
+    with pytest.raises(Unauthenticated, match="names no audit entry"):
+        _verify(_signed(MEMBERS, {AUDIT_CLAIM: str(uuid.uuid4())}))
+
+
+@pytest.mark.parametrize("value", ["", "  ", 7, ["a"]])
+def test_a_malformed_audit_claim_is_refused(value: Any) -> None:
+    with pytest.raises(Unauthenticated, match="malformed"):
+        _verify(_signed(STAFF, {"scope": "cases:act", AUDIT_CLAIM: value}))
+
+
+def test_an_action_token_lives_a_minute_at_most() -> None:
+    long_lived = _signed(STAFF, {"scope": "cases:act", AUDIT_CLAIM: "entry"}, ttl=3600)
+    with pytest.raises(Unauthenticated, match="at most 60 seconds"):
+        _verify(long_lived)
+
+
+@strawberry.type
+class Actions:
+    @staff_mutation(
+        scopes=[Scope.CASES_ACT], audited_via="actOnCase", description="Acts on a case."
+    )
+    async def act(self) -> int:
+        return 1
+
+
+AUDITED = build_schema(query=Query, mutation=Actions)
+
+
+def _act(identity: Identity | None) -> Any:
+    context = RequestContext(request=None, platform=cast(Any, None), identity=identity)
+    return asyncio.run(AUDITED.execute("mutation { act }", context_value=context))
+
+
+def test_an_audited_mutation_says_so_in_the_schema() -> None:
+    sdl = AUDITED.as_str()
+    assert 'act: Int! @authenticated @requiresScopes(scopes: [["cases:act"]])' in sdl
+    assert "Acts on a case. Audited: staff use the admin subgraph's `actOnCase`" in sdl
+
+
+@pytest.mark.parametrize(
+    ("identity", "refusal"),
+    [
+        (None, "Sign in first"),
+        (Identity(user_id="m"), "Only staff can use `act`"),
+        (Identity(user_id="s", staff=True, scopes=frozenset({"cases:act"})), "`actOnCase`"),
+        (
+            Identity(user_id="s", staff=True, scopes=frozenset({"cases:read"}), audit_id="a"),
+            "cases:act scope",
+        ),
+    ],
+)
+def test_an_audited_mutation_refuses_all_but_an_action_token(
+    identity: Identity | None, refusal: str
+) -> None:
+    result = _act(identity)
+    assert result.data is None
+    assert result.errors is not None and refusal in result.errors[0].message
+
+
+def test_a_staff_token_without_an_audit_entry_is_sent_to_the_admin_subgraph() -> None:
+    staff = Identity(user_id="s", staff=True, scopes=frozenset({"cases:act"}))
+    [error] = _act(staff).errors or []
+    assert error.extensions == {"code": "FORBIDDEN", "reason": "NOT_AUDITED", "via": "actOnCase"}
+    assert "which writes them to the audit log" in error.message
+
+
+def test_an_audited_mutation_answers_an_action_token() -> None:
+    acting = Identity(user_id="s", staff=True, scopes=frozenset({"cases:act"}), audit_id="a")
+    result = _act(acting)
+    assert result.errors is None and result.data == {"act": 1}
