@@ -119,12 +119,14 @@ class Settings:
         return f"{self.subgraph}_db"
 
 
-def load_settings(subgraph: str) -> Settings:
-    """Reads the settings of `subgraph` from the environment (`KINDRED_*`)."""
+def load_settings(subgraph: str, *, port: int | None = None) -> Settings:
+    """Reads the settings of `subgraph` from the environment (`KINDRED_*`); `port` is
+    where it listens when several subgraphs share a process (else `KINDRED_PORT`)."""
     data_dir = Path(_env("KINDRED_DATA_DIR", ".data")).resolve()
     server_url = _env("KINDRED_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
     database_url = _env(f"KINDRED_{subgraph.upper()}_DATABASE_URL", f"{server_url}/{subgraph}_db")
-    port = int(_env("KINDRED_PORT", str(SUBGRAPH_PORTS.get(subgraph, 3000))))
+    if port is None:
+        port = int(_env("KINDRED_PORT", str(SUBGRAPH_PORTS.get(subgraph, 3000))))
     return Settings(
         subgraph=subgraph,
         database_url=database_url,

@@ -21,6 +21,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("kindred")
+# Providers already given the exporter the environment names.
+_EXPORTING: set[TracerProvider] = set()
 
 
 def setup_tracing(service: str, exporter: SpanExporter | None = None) -> TracerProvider:
@@ -37,7 +39,12 @@ def setup_tracing(service: str, exporter: SpanExporter | None = None) -> TracerP
         trace.set_tracer_provider(provider)
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
+    elif provider in _EXPORTING:
+        # Every app of a process that serves several subgraphs (`make dev`) asks again:
+        # one exporter per process, or each span would be sent once per subgraph.
+        pass
     elif os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        _EXPORTING.add(provider)
         try:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
                 OTLPSpanExporter,
@@ -47,6 +54,7 @@ def setup_tracing(service: str, exporter: SpanExporter | None = None) -> TracerP
         else:
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     elif os.environ.get("KINDRED_TRACE_CONSOLE") == "1":
+        _EXPORTING.add(provider)
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     return provider
 
