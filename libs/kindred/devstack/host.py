@@ -94,7 +94,7 @@ def parse_ports(arguments: list[str]) -> dict[str, int]:
     for argument in arguments:
         name, _, port = argument.partition("=")
         if not name or not port.isdigit():
-            raise SystemExit(f"usage: python -m kindred.devstack.host NAME=PORT …, not {argument!r}")
+            raise SystemExit(f"usage: kindred.devstack.host NAME=PORT …, not {argument!r}")
         ports[name] = int(port)
     return ports
 
