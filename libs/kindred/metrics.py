@@ -321,9 +321,7 @@ class _PlatformCollector(Collector):
     def _cache_metrics(self) -> Iterator[Metric]:
         if self.cache is None:
             return
-        yield self._counter(
-            "kindred_cache_hits", "Keys found in the Redis cache.", self.cache.hits
-        )
+        yield self._counter("kindred_cache_hits", "Keys found in the Redis cache.", self.cache.hits)
         yield self._counter(
             "kindred_cache_misses",
             "Keys not found in the Redis cache (or asked while it was unreachable).",
