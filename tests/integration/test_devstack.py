@@ -256,7 +256,7 @@ def test_one_process_serves_each_subgraph_on_its_port_and_lets_one_go_alone(infr
 
 def test_the_layout_is_one_or_separate(tmp_path, monkeypatch):
     monkeypatch.setenv("KINDRED_DEV_PROCESSES", "many")
-    with pytest.raises(StartupError, match="KINDRED_DEV_PROCESSES='many'.*separate"):
+    with pytest.raises(StartupError, match=r"KINDRED_DEV_PROCESSES='many'.*separate"):
         Stack(
             tmp_path,
             repo_root=REPO_ROOT,
