@@ -12,7 +12,10 @@ developer waits for every day after the first). PSS shares each shared page amon
 processes that map it, so the PSS total is what the stack costs the machine; RSS counts
 shared pages once per process.
 
-    python -m bench.devstack_footprint [--settle 10] [--layouts one,separate]
+    python -m bench.devstack_footprint [--settle 10] [--layouts one,separate] [--keep]
+
+The warm start's phases: until the first subgraph server starts (the infrastructure, and
+the subgraphs' imports), until every subgraph answers, until the gateway does.
 """
 
 from __future__ import annotations
@@ -231,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--settle", type=float, default=10.0, help="seconds idle before reading")
     parser.add_argument("--layouts", default=",".join(LAYOUTS), help="one,separate")
+    parser.add_argument("--keep", action="store_true", help="keep the data folders and output")
     parser.add_argument("--child", nargs=2, metavar=("LAYOUT", "DATA_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -255,7 +259,9 @@ def main(argv: list[str] | None = None) -> None:
                 **totals(warm["processes"]),
             }
     finally:
-        if not os.environ.get("KEEP"):
+        if args.keep:
+            progress(f"data and output kept in {scratch}")
+        else:
             shutil.rmtree(scratch, ignore_errors=True)
 
     parts: list[str] = []
@@ -284,7 +290,16 @@ def main(argv: list[str] | None = None) -> None:
     print_table(f"make dev's processes after {args.settle:.0f} s idle (MB)", headers, rows)
     print_table(
         "make dev: seconds from start to every endpoint healthy",
-        ["layout", "cold (first run)", "warm", "infra", "subgraphs", "gateway", "PSS MB", "goal"],
+        [
+            "layout",
+            "cold (first run)",
+            "warm",
+            "infra + imports",
+            "subgraphs",
+            "gateway",
+            "PSS MB",
+            "goal",
+        ],
         [
             [
                 layout,

@@ -67,7 +67,7 @@ def replicas(
             )
             started.append(process)
             wait_until(
-                lambda port=port: http_ok(f"http://127.0.0.1:{port}/health"),
+                partial(http_ok, f"http://127.0.0.1:{port}/health"),
                 timeout=90,
                 process=process,
                 what=f"the second {name} replica answering GET /health",
