@@ -61,6 +61,8 @@ def private_stack(
         kafka_port=free_port(),
         subgraph_ports={sub: free_port() for sub in subgraph_ports(REPO_ROOT / "supergraph.yaml")},
         gateway_port=free_port(),
+        # Measured without exporting spans, as before the trace store existed.
+        trace_store_port=None,
         repo_root=REPO_ROOT,
         echo=False,
         processes=processes,

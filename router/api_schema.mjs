@@ -7,7 +7,7 @@
 // tests/e2e/test_gateway_http.py compares the two, so every gateway (grafbase composes
 // the subgraphs itself) serves the graph the Apollo Router of compose.yaml serves.
 import { readFileSync } from 'node:fs';
-import { Supergraph } from '@apollo/federation-internals';
+import { ROUTER_SUPPORTED_SUPERGRAPH_FEATURES, Supergraph } from '@apollo/federation-internals';
 import {
   buildClientSchema,
   getIntrospectionQuery,
@@ -37,5 +37,10 @@ if (args.length === 0 || (args[0] === '--introspect' && args.length !== 2)) {
 const schema =
   args[0] === '--introspect'
     ? await introspected(args[1])
-    : Supergraph.build(readFileSync(args[0], 'utf8')).apiSchema().toGraphQLJSSchema();
+    : // The Apollo Router's features: staff-only fields carry @authenticated/@requiresScopes.
+      Supergraph.build(readFileSync(args[0], 'utf8'), {
+        supportedFeatures: ROUTER_SUPPORTED_SUPERGRAPH_FEATURES,
+      })
+        .apiSchema()
+        .toGraphQLJSSchema();
 console.log(printSchema(lexicographicSortSchema(schema)));

@@ -101,6 +101,7 @@ def infra(
         kafka_port=free_port(),
         subgraph_ports={name: free_port() for name in _declared_subgraphs()},
         gateway_port=free_port(),
+        trace_store_port=free_port(),
         repo_root=REPO_ROOT,
         echo=False,  # pytest captures output; the logs are in <tmp>/kindred*/logs/
     )

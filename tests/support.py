@@ -13,7 +13,9 @@ from typing import Any, TypeVar
 
 import httpx
 
+from kindred.credentials import TokenIssuer
 from kindred.settings import Settings, load_settings
+from kindred.staff import Role, scopes_for
 
 T = TypeVar("T")
 
@@ -122,4 +124,11 @@ def settings_for(
         jwt_private_key_path=data_dir / "keys" / "jwt-signing.pem",
         migrate_on_start=True,
         **changes,
+    )
+
+
+def staff_token(staff_issuer: TokenIssuer, *roles: Role | str) -> str:
+    """A staff access token for a new staff id holding `roles` and the scopes they grant."""
+    return staff_issuer.access_token(
+        uuid.uuid4(), roles=sorted(roles), scopes=sorted(scopes_for(roles))
     )

@@ -6,15 +6,18 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import jwt
 from jwt import PyJWK
 
 from kindred.errors import Unauthenticated, Unavailable
+
+if TYPE_CHECKING:
+    from kindred.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +31,32 @@ JwksSource = Callable[[], Awaitable[dict[str, Any]]]
 class Identity:
     """Who is calling, as proven by a verified access token.
 
-    `roles` are staff roles from the token's `roles` claim (say `moderator`); members'
-    tokens carry none. The user subgraph never issues them to members: staff tokens come
-    from the staff's own sign-in (the admin subgraph), and tests mint them."""
+    A member's token comes from the user subgraph; a staff member's from the admin
+    subgraph's staff sign-in (`staff` is true), carrying their `roles` and the `scopes`
+    those grant (kindred.staff). Members' tokens carry no scopes."""
 
     user_id: str
     roles: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset()
+    staff: bool = False
+
+
+def trusted_verifier(
+    settings: Settings,
+    *,
+    member_keys: JwksSource | None = None,
+    staff_keys: JwksSource | None = None,
+) -> TokenVerifier:
+    """The verifier every subgraph uses: members' tokens from the user subgraph, staff
+    tokens from the admin subgraph, each against its JWKS (fetched from the settings' URLs
+    unless given, as the issuing subgraph itself and tests do)."""
+    return TokenVerifier(
+        {
+            settings.jwt_issuer: member_keys or jwks_from_url(settings.jwks_url),
+            settings.staff_jwt_issuer: staff_keys or jwks_from_url(settings.staff_jwks_url),
+        },
+        staff_issuers=[settings.staff_jwt_issuer],
+    )
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -56,30 +79,19 @@ def jwks_from_url(url: str, *, timeout: float = 3.0) -> JwksSource:
     return fetch
 
 
-class TokenVerifier:
-    """Verifies access tokens against a JWKS, refetched when an unknown key id shows up."""
+class _IssuerKeys:
+    """One issuer's JWKS, refetched when an unknown key id shows up (at most every
+    `min_refresh_interval` seconds)."""
 
-    def __init__(
-        self,
-        source: JwksSource,
-        *,
-        issuer: str,
-        min_refresh_interval: float = 10.0,
-        verified_cache_size: int = 10_000,
-    ) -> None:
+    def __init__(self, source: JwksSource, *, min_refresh_interval: float) -> None:
         self._source = source
-        self._issuer = issuer
         self._keys: dict[str, PyJWK] = {}
         self._fetched_at = float("-inf")
         self._fetch_failed = False
         self._min_refresh_interval = min_refresh_interval
         self._lock = asyncio.Lock()
-        # A client sends the same token on every request: remember what was verified,
-        # until the token expires (signature checks are most of a small request's cost).
-        self._verified: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
-        self._verified_max = verified_cache_size
 
-    async def _key(self, kid: str) -> PyJWK:
+    async def key(self, kid: str) -> PyJWK:
         if kid not in self._keys:
             async with self._lock:
                 stale = time.monotonic() - self._fetched_at >= self._min_refresh_interval
@@ -103,6 +115,30 @@ class TokenVerifier:
         self._fetched_at = time.monotonic()
         self._fetch_failed = False
 
+
+class TokenVerifier:
+    """Verifies access tokens from the issuers it trusts, each against its own JWKS: a
+    token's `iss` picks the keys, so one issuer's key never vouches for another's tokens.
+    Tokens of the `staff_issuers` are staff tokens, whose `scope` claim grants scopes."""
+
+    def __init__(
+        self,
+        issuers: Mapping[str, JwksSource],
+        *,
+        staff_issuers: Collection[str] = (),
+        min_refresh_interval: float = 10.0,
+        verified_cache_size: int = 10_000,
+    ) -> None:
+        self._issuers = {
+            issuer: _IssuerKeys(source, min_refresh_interval=min_refresh_interval)
+            for issuer, source in issuers.items()
+        }
+        self._staff_issuers = frozenset(staff_issuers)
+        # A client sends the same token on every request: remember what was verified,
+        # until the token expires (signature checks are most of a small request's cost).
+        self._verified: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
+        self._verified_max = verified_cache_size
+
     async def verify(self, token: str) -> Identity:
         """The identity in a valid access token; `UNAUTHENTICATED` for anything else."""
         remembered = self._verified.get(token)
@@ -118,16 +154,20 @@ class TokenVerifier:
     async def _verify_signature(self, token: str) -> tuple[Identity, float]:
         try:
             header = jwt.get_unverified_header(token)
+            issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
         except jwt.PyJWTError:
             raise Unauthenticated("The access token is malformed.") from None
-        key = await self._key(str(header.get("kid", "")))
+        keys = self._issuers.get(issuer) if isinstance(issuer, str) else None
+        if keys is None:
+            raise Unauthenticated("The access token comes from an issuer Kindred does not trust.")
+        key = await keys.key(str(header.get("kid", "")))
         try:
             claims = jwt.decode(
                 token,
                 key=key,
                 algorithms=[ALGORITHM],
                 audience=AUDIENCE,
-                issuer=self._issuer,
+                issuer=issuer,
                 options={"require": ["exp", "sub", "iat"]},
             )
         except jwt.ExpiredSignatureError:
@@ -136,8 +176,30 @@ class TokenVerifier:
             raise Unauthenticated(f"The access token is invalid: {error}.") from None
         if claims.get("typ") != "access":
             raise Unauthenticated("This is not an access token.")
-        roles = claims.get("roles") or []
-        if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
-            raise Unauthenticated("The access token's `roles` claim is malformed.")
-        identity = Identity(user_id=str(claims["sub"]), roles=frozenset(roles))
+        staff = issuer in self._staff_issuers
+        identity = Identity(
+            user_id=str(claims["sub"]),
+            roles=_claimed_roles(claims),
+            scopes=_claimed_scopes(claims, staff=staff),
+            staff=staff,
+        )
         return identity, float(claims["exp"])
+
+
+def _claimed_roles(claims: Mapping[str, Any]) -> frozenset[str]:
+    roles = claims.get("roles") or []
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise Unauthenticated("The access token's `roles` claim is malformed.")
+    return frozenset(roles)
+
+
+def _claimed_scopes(claims: Mapping[str, Any], *, staff: bool) -> frozenset[str]:
+    """The `scope` claim (space-separated, as OAuth writes it); only staff tokens have one."""
+    scope = claims.get("scope")
+    if scope is None:
+        return frozenset()
+    if not staff:
+        raise Unauthenticated("A member's access token carries no scopes.")
+    if not isinstance(scope, str):
+        raise Unauthenticated("The access token's `scope` claim is malformed.")
+    return frozenset(scope.split())

@@ -83,6 +83,16 @@ class RequestContext:
             raise Forbidden(f"Only staff with the {role} role can {what}.")
         return identity
 
+    def require_scope(self, scope: str, *, what: str) -> Identity:
+        """The caller if they are staff holding `scope`; `UNAUTHENTICATED` without a token,
+        `FORBIDDEN` (naming `what`) for a member or for staff without the scope."""
+        identity = self.require_identity()
+        if not identity.staff:
+            raise Forbidden(f"Only staff can {what}.")
+        if scope not in identity.scopes:
+            raise Forbidden(f"Only staff with the {scope} scope can {what}.")
+        return identity
+
     def require_self(self, user_id: str, *, what: str) -> uuid.UUID:
         """`user_id` parsed, if it is the caller's own; `FORBIDDEN` (naming `what`) if not."""
         member = parse_id(user_id)

@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import psycopg
+from opentelemetry import trace
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Executable, func, text
 from sqlalchemy.dialects import postgresql
@@ -25,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kindred.events import Event
 from kindred.outbox import OUTBOX_CHANNEL, write_to_outbox
-from kindred.telemetry import current_trace_headers
+from kindred.telemetry import current_trace_headers, tracer
 
 
 def driver_url(url: str, driver: str = "psycopg") -> str:
@@ -184,7 +185,19 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         if self._events:
-            await write_to_outbox(self.session, self._events)
+            if trace.get_current_span().is_recording():
+                # A traced request: the rows carry the outbox write's span, so the relay's
+                # publish (and the consumer after it) follow it in the trace.
+                with tracer.start_as_current_span("outbox write") as span:
+                    span.set_attribute("messaging.batch.message_count", len(self._events))
+                    span.set_attribute(
+                        "kindred.outbox.topics", sorted({e.topic for e, _ in self._events})
+                    )
+                    here = current_trace_headers()
+                    events = [(event, here if headers else {}) for event, headers in self._events]
+                    await write_to_outbox(self.session, events)
+            else:
+                await write_to_outbox(self.session, self._events)
             # Delivered by PostgreSQL only when the transaction commits: wakes the relay.
             await self.session.exec(select(func.pg_notify(OUTBOX_CHANNEL, "")))
             self._events = []

@@ -184,18 +184,24 @@ class EventConsumer:
         with tracer.start_as_current_span(
             f"consume {record.topic}", context=parent, kind=trace.SpanKind.CONSUMER
         ) as span:
+            span.set_attribute("messaging.system", "kafka")
             span.set_attribute("messaging.destination.name", record.topic)
+            span.set_attribute("messaging.consumer.group.name", self.name)
+            span.set_attribute("messaging.destination.partition.id", str(record.partition))
             span.set_attribute("messaging.kafka.offset", record.offset)
             try:
                 event = Event.from_json(record.value)
             except InvalidEvent as error:
                 await self._dead_letter(record, error)
                 return
+            span.set_attribute("messaging.message.id", str(event.event_id))
             handler = self._handlers[record.topic]
             for attempt in range(1, self._max_attempts + 1):
                 try:
                     applied = await self._apply(handler, event)
-                    self.handled[record.topic, "applied" if applied else "duplicate"] += 1
+                    outcome = "applied" if applied else "duplicate"
+                    span.set_attribute("kindred.consumer.outcome", outcome)
+                    self.handled[record.topic, outcome] += 1
                     return
                 except Exception as error:
                     log.warning(

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from kindred.auth import TokenVerifier, jwks_from_url
+from kindred.auth import TokenVerifier, trusted_verifier
 from kindred.cache import Cache
 from kindred.db import Database
 from kindred.kafka import EventConsumer, EventProducer, Handler
@@ -64,9 +64,7 @@ class Platform:
             if handlers
             else None
         )
-        self.verifier = verifier or TokenVerifier(
-            jwks_from_url(settings.jwks_url), issuer=settings.jwt_issuer
-        )
+        self.verifier = verifier or trusted_verifier(settings)
         self.http = httpx.AsyncClient(timeout=5.0)
         self._tasks: list[asyncio.Task[None]] = []
 

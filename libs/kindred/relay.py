@@ -9,13 +9,31 @@ from datetime import UTC, datetime
 
 import psycopg
 from aiokafka.errors import MessageSizeTooLargeError
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, StatusCode
 from sqlmodel import col, select
 
 from kindred.db import Database
 from kindred.kafka import EventProducer
 from kindred.outbox import OUTBOX_CHANNEL, OutboxMessage
+from kindred.telemetry import tracer
 
 log = logging.getLogger(__name__)
+
+
+def _publish_span(row: OutboxMessage) -> Span | None:
+    """A producer span for `row`, in the trace it was written in; None if untraced."""
+    parent = propagate.extract(row.headers)
+    if not trace.get_current_span(parent).get_span_context().is_valid:
+        return None
+    span = tracer.start_span(f"publish {row.topic}", context=parent, kind=trace.SpanKind.PRODUCER)
+    span.set_attribute("messaging.system", "kafka")
+    span.set_attribute("messaging.destination.name", row.topic)
+    span.set_attribute("messaging.message.id", str(row.event_id))
+    span.set_attribute("messaging.kafka.message.key", row.key)
+    span.set_attribute("kindred.outbox.id", row.id or 0)
+    span.set_attribute("kindred.outbox.attempts", row.attempts + 1)
+    return span
 
 
 class OutboxRelay:
@@ -84,16 +102,26 @@ class OutboxRelay:
         return sent
 
     async def _send_in_order(self, rows: Sequence[OutboxMessage]) -> list[BaseException | None]:
-        """Queues every row (in order, so one key keeps its order), then awaits the acks."""
+        """Queues every row (in order, so one key keeps its order), then awaits the acks.
+
+        A row written in a traced request gets a producer span, a child of the outbox
+        write's, whose context travels in the message's headers to the consumer.
+        """
         deliveries: list[asyncio.Future[object] | BaseException] = []
+        spans: list[Span | None] = []
         for row in rows:
+            span = _publish_span(row)
+            spans.append(span)
+            headers = dict(row.headers)
+            if span is not None:
+                propagate.inject(headers, context=trace.set_span_in_context(span))
             try:
                 deliveries.append(
                     await self._producer.send(
                         row.topic,
                         key=row.key,
                         value=row.value,
-                        headers=[(k, str(v).encode()) for k, v in row.headers.items()],
+                        headers=[(k, str(v).encode()) for k, v in headers.items()],
                     )
                 )
             except MessageSizeTooLargeError as error:
@@ -112,6 +140,16 @@ class OutboxRelay:
                 results.append(None)
             except Exception as error:
                 results.append(error)
+        for span, result in zip(spans, results, strict=False):
+            if span is None:
+                continue
+            if result is not None:
+                span.record_exception(result)
+                span.set_status(StatusCode.ERROR, repr(result)[:200])
+            span.end()
+        for span in spans[len(results) :]:
+            if span is not None:
+                span.end()
         return results
 
     async def run(self) -> None:

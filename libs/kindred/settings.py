@@ -28,6 +28,9 @@ DEV_STRIPE_WEBHOOK_SECRET = "whsec_kindred_dev_only"
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+# The dev stack's trace store (kindred.devstack.traces), which `kindred trace` reads.
+DEFAULT_TRACE_STORE_URL = "http://127.0.0.1:4318"
+
 
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name)
@@ -78,6 +81,10 @@ class Settings:
     jwt_create_key: bool
     # A PEM file of public keys published in the JWKS besides the signing key's (rotation).
     jwt_published_keys_path: Path | None
+    # Staff tokens: the admin subgraph signs them (its key), every subgraph verifies them.
+    staff_jwt_issuer: str
+    staff_jwks_url: str
+    staff_jwt_private_key_path: Path
     # Also the event latency on the embedded broker, which does not answer a waiting fetch
     # early; shorter waits cost idle CPU in every consumer and in the broker.
     consumer_fetch_max_wait_ms: int
@@ -149,6 +156,13 @@ def load_settings(subgraph: str, *, port: int | None = None) -> Settings:
             if os.environ.get("KINDRED_JWT_PUBLISHED_KEYS_PATH")
             else None
         ),
+        staff_jwt_issuer=_env("KINDRED_STAFF_JWT_ISSUER", "kindred-admin"),
+        staff_jwks_url=_env(
+            "KINDRED_STAFF_JWKS_URL", "http://127.0.0.1:3009/.well-known/jwks.json"
+        ),
+        staff_jwt_private_key_path=Path(
+            _env("KINDRED_STAFF_JWT_PRIVATE_KEY_PATH", str(data_dir / "keys" / "staff-signing.pem"))
+        ),
         consumer_fetch_max_wait_ms=int(_env("KINDRED_CONSUMER_FETCH_MAX_WAIT_MS", "50")),
         # Connections kept open. Requests beyond it wait for one: overflow connections
         # would be opened and closed per request under load.
@@ -187,3 +201,8 @@ def load_settings(subgraph: str, *, port: int | None = None) -> Settings:
         # A stable consumer-group member id: a restarted process rejoins at once.
         instance_id=_env("KINDRED_INSTANCE_ID", f"{subgraph}-{socket.gethostname()}-{port}"),
     )
+
+
+def trace_store_url() -> str:
+    """Where `kindred trace` reads traces (`KINDRED_TRACE_STORE_URL`)."""
+    return _env("KINDRED_TRACE_STORE_URL", DEFAULT_TRACE_STORE_URL)

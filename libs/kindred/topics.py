@@ -12,6 +12,7 @@ class Topic(StrEnum):
     USER_DEVICE_REMOVED = "user.device.removed"
     QUEUE_MATCH_CREATED = "queue.match.created"
     QUEUE_MATCH_CANCELLED = "queue.match.cancelled"
+    QUEUE_ENTRY_JOINED = "queue.entry.joined"
     CONVERSATION_CREATED = "conversation.created"
     MESSAGE_SENT = "message.sent"
     NOTIFICATION_CREATED = "notification.created"
@@ -20,6 +21,7 @@ class Topic(StrEnum):
     INTERACTION_CONNECTED = "interaction.connected"
     MODERATION_ACTION_TAKEN = "moderation.action.taken"
     MODERATION_APPEAL_DECIDED = "moderation.appeal.decided"
+    MODERATION_REPORT_FILED = "moderation.report.filed"
     SUBSCRIPTION_CHANGED = "subscription.changed"
 
     @property

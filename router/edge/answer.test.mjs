@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { test } from 'node:test';
-import { Supergraph } from '@apollo/federation-internals';
+import { ROUTER_SUPPORTED_SUPERGRAPH_FEATURES, Supergraph } from '@apollo/federation-internals';
 import { NO_VALUE_ERROR, completeAnswer } from './answer.mjs';
 import { DocumentChecker } from './document.mjs';
 import { createEdge } from './server.mjs';
@@ -73,7 +73,7 @@ test("the edge adds the error to the engine's null data on the way to the client
     });
   });
   const supergraph = readFileSync(new URL('../../supergraph.graphql', import.meta.url), 'utf8');
-  const checker = new DocumentChecker(Supergraph.build(supergraph).apiSchema().toGraphQLJSSchema());
+  const checker = new DocumentChecker(Supergraph.build(supergraph, { supportedFeatures: ROUTER_SUPPORTED_SUPERGRAPH_FEATURES }).apiSchema().toGraphQLJSSchema());
   const enginePort = await listening(engine);
   const edge = createEdge({
     engine: { host: '127.0.0.1', port: enginePort, graphqlPath: '/graphql', wsUrl: `ws://127.0.0.1:${enginePort}/graphql` },

@@ -2,13 +2,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { Supergraph } from '@apollo/federation-internals';
+import { ROUTER_SUPPORTED_SUPERGRAPH_FEATURES, Supergraph } from '@apollo/federation-internals';
 import { getIntrospectionQuery } from 'graphql';
 import { DocumentChecker } from './document.mjs';
 import { LIMITS } from './limits.mjs';
 
 const supergraph = readFileSync(new URL('../../supergraph.graphql', import.meta.url), 'utf8');
-const checker = new DocumentChecker(Supergraph.build(supergraph).apiSchema().toGraphQLJSSchema());
+const checker = new DocumentChecker(Supergraph.build(supergraph, { supportedFeatures: ROUTER_SUPPORTED_SUPERGRAPH_FEATURES }).apiSchema().toGraphQLJSSchema());
 
 function refusal(query, operationName) {
   const verdict = checker.check(query, operationName);

@@ -8,6 +8,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { completeAnswer } from './answer.mjs';
 import { sendFile } from './graphiql.mjs';
 import { LIMITS } from './limits.mjs';
+import { CLIENT, SERVER, Tracer } from './tracing.mjs';
 import {
   GRAPHQL_RESPONSE,
   JSON_MEDIA,
@@ -107,8 +108,9 @@ function readBody(req) {
   });
 }
 
-// `graphiql()` gives the page and its files by path (router/edge/graphiql.mjs).
-export function createEdge({ engine, checker, readiness, graphiql }) {
+// `graphiql()` gives the page and its files by path (router/edge/graphiql.mjs); `tracer`
+// (router/edge/tracing.mjs) gets a span per GraphQL request and one per engine call.
+export function createEdge({ engine, checker, readiness, graphiql, tracer = new Tracer() }) {
   async function sendGraphiql(req, res, pathname) {
     let files;
     try {
@@ -124,17 +126,28 @@ export function createEdge({ engine, checker, readiness, graphiql }) {
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
 
-  function proxy(req, res, body, media) {
+  function proxy(req, res, body, media, span) {
+    // The engine's subgraph requests carry this span's context: the subgraphs' spans
+    // nest under it.
+    const call = span.child(`${engine.name ?? 'engine'} ${req.method} ${engine.graphqlPath}`, CLIENT, {
+      'server.address': engine.host,
+      'server.port': engine.port,
+    });
+    res.on('close', () => call.end());
     const upstream = http.request(
       {
         host: engine.host,
         port: engine.port,
         method: req.method,
         path: req.method === 'GET' ? engine.graphqlPath + new URL(req.url, 'http://edge').search : engine.graphqlPath,
-        headers: upstreamHeaders(req, body ? { 'content-length': body.length } : {}),
+        headers: upstreamHeaders(req, {
+          ...(body ? { 'content-length': body.length } : {}),
+          traceparent: call.traceparent(),
+        }),
         agent,
       },
       (answer) => {
+        call.setAttributes({ 'http.response.status_code': answer.statusCode });
         const type = answer.headers['content-type'] ?? '';
         if (media === 'stream' || !type.includes('json')) {
           // A streamed subscription (or something that is not GraphQL JSON): as it comes.
@@ -155,7 +168,8 @@ export function createEdge({ engine, checker, readiness, graphiql }) {
         });
       },
     );
-    upstream.on('error', () => {
+    upstream.on('error', (error) => {
+      call.fail(`the engine is unreachable: ${error.code ?? error.message}`);
       if (res.headersSent) return res.destroy();
       sendErrors(res, 503, [new GraphQLError('The gateway cannot reach its federation engine; try again shortly.')], 'SERVICE_UNAVAILABLE');
     });
@@ -175,6 +189,15 @@ export function createEdge({ engine, checker, readiness, graphiql }) {
     if (req.method !== 'GET' && req.method !== 'POST') {
       throw new RequestError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not used here: send GraphQL requests with POST (or GET for queries).`, { headers: { allow: 'GET, POST' } });
     }
+    // The gateway's span of this request, in the caller's trace if it sent one.
+    const span = tracer.startSpan(`${req.method} /graphql`, req.headers.traceparent, SERVER, {
+      'http.request.method': req.method,
+      'url.path': url.pathname,
+    });
+    res.on('close', () => {
+      if (res.statusCode >= 500) span.fail(`HTTP ${res.statusCode}`);
+      span.end({ 'http.response.status_code': res.statusCode });
+    });
     const media = negotiate(accept);
     if (!media) {
       throw new RequestError(406, 'NOT_ACCEPTABLE', `Nothing here matches \`Accept: ${accept}\`: accept ${GRAPHQL_RESPONSE} or ${JSON_MEDIA}.`);
@@ -183,7 +206,14 @@ export function createEdge({ engine, checker, readiness, graphiql }) {
     const params = body ? parametersOfPost(req.headers['content-type'], body) : parametersOfGet(url);
     if (body && params.normalised) body = Buffer.from(JSON.stringify(params.normalised));
     const verdict = checker.check(params.query, params.operationName);
+    if (verdict.operation) {
+      const { operation } = verdict.operation;
+      const name = verdict.operation.name?.value;
+      span.name = name ? `${operation} ${name}` : operation;
+      span.setAttributes({ 'graphql.operation.type': operation, 'graphql.operation.name': name });
+    }
     if (verdict.errors) {
+      span.setAttributes({ 'graphql.error.code': verdict.code });
       // Per the spec: 200 for application/json clients, 400 for graphql-response+json.
       const status = verdict.status ?? (media === GRAPHQL_RESPONSE ? 400 : 200);
       sendErrors(res, status, verdict.errors, verdict.code, { media: media === 'stream' ? JSON_MEDIA : media });
@@ -211,7 +241,7 @@ export function createEdge({ engine, checker, readiness, graphiql }) {
       send(res, status, answer, { media: media === 'stream' ? JSON_MEDIA : media });
       return;
     }
-    proxy(req, res, body, media);
+    proxy(req, res, body, media, span);
   }
 
   async function handle(req, res) {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kindred.events import Event
 from kindred.topics import Topic
-from subgraphs.moderation.models import Action, Appeal, Case, Standing
+from subgraphs.moderation.models import Action, Appeal, Case, Report, Standing
 
 
 def _iso(value: object) -> str | None:
@@ -68,5 +68,21 @@ def appeal_decided(appeal: Appeal) -> Event:
             "action_id": str(appeal.action_id),
             "user_id": str(appeal.user_id),
             "outcome": appeal.status,
+        },
+    )
+
+
+def report_filed(report: Report) -> Event:
+    """A member reported another (analytics counts it). Who reported whom stays in
+    moderation: the payload names only the report, its reason and when."""
+    return Event(
+        topic=Topic.MODERATION_REPORT_FILED,
+        aggregate_id=str(report.id),
+        aggregate_version=1,
+        payload={
+            "report_id": str(report.id),
+            "case_id": str(report.case_id),
+            "reason": report.reason,
+            "created_at": report.created_at.isoformat(),
         },
     )

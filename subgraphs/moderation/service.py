@@ -212,7 +212,8 @@ async def file_report(
     )
     hit = await limiter.hit(rule, str(reporter_id))
     try:
-        async with database.session() as session, session.begin():
+        async with database.unit_of_work() as uow:
+            session = uow.session
             if not await is_member(session, reported_user_id, lock=True):
                 raise NotFound("No such member.", field="userId")
             now = _now()
@@ -230,6 +231,8 @@ async def file_report(
             session.add(report)
             _gathered(case, now)
             session.add(case)
+            uow.publish(events.report_filed(report))
+            await uow.commit()
     except Exception:
         await limiter.undo(hit)  # not filed: it does not count
         raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kindred.events import Event
 from kindred.topics import Topic
-from subgraphs.queuing.models import Match
+from subgraphs.queuing.models import Match, QueueEntry
 
 
 def match_created(match: Match) -> Event:
@@ -36,4 +36,15 @@ def match_cancelled(match: Match) -> Event:
             "user_ids": [str(member) for member in match.user_ids],
             "reason": match.cancel_reason,
         },
+    )
+
+
+def entry_joined(entry: QueueEntry) -> Event:
+    """A member joined the queue (joining again while queued is not a join): analytics
+    counts it. Keyed by the member, so one member's joins stay in order."""
+    return Event(
+        topic=Topic.QUEUE_ENTRY_JOINED,
+        aggregate_id=str(entry.user_id),
+        aggregate_version=1,
+        payload={"user_id": str(entry.user_id), "joined_at": entry.joined_at.isoformat()},
     )

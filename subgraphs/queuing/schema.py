@@ -18,7 +18,7 @@ from kindred.graphql import build_schema, describe_values
 from kindred.ids import parse_id
 from kindred.pagination import After, Connection, First, connection, page_size
 from kindred.shared_types import USER_DESCRIPTION, Gender, Location
-from subgraphs.queuing import saga, service
+from subgraphs.queuing import events, saga, service
 
 Ctx = Info[RequestContext, None]
 
@@ -213,10 +213,13 @@ class Mutation:
             "genders_sought": preferences["gendersSought"],
             "max_distance_km": preferences["maxDistanceKm"],
         }
-        async with platform.db.session() as session, session.begin():
-            await service.join(
-                session, user_id=parse_id(user_id), version=fresh["version"], snapshot=snapshot
+        async with platform.db.unit_of_work() as uow:
+            joined = await service.join(
+                uow.session, user_id=parse_id(user_id), version=fresh["version"], snapshot=snapshot
             )
+            if joined is not None:
+                uow.publish(events.entry_joined(joined))
+            await uow.commit()
         entry = await load_entry(info, parse_id(user_id))
         assert entry is not None
         return entry

@@ -130,8 +130,9 @@ async def apply_interaction(
 
 async def join(
     session: AsyncSession, *, user_id: uuid.UUID, version: int, snapshot: Mapping[str, Any]
-) -> None:
-    """Puts the member in the queue (again is a no-op) with a copy at least as new as `version`.
+) -> QueueEntry | None:
+    """Puts the member in the queue with a copy at least as new as `version`; the new entry,
+    or None if they were queued already (their place is kept).
 
     Going back to the queue ends the member's active match; while a match is still
     being set up, joining is a `CONFLICT`. A suspended or banned member is `FORBIDDEN`.
@@ -149,9 +150,16 @@ async def join(
             .values(open=False)
         )
     await apply_profile(session, user_id=user_id, version=version, snapshot=snapshot)
-    await session.exec(
-        insert(QueueEntry).values(user_id=user_id, joined_at=_now()).on_conflict_do_nothing()
+    joined_at = _now()
+    inserted = await session.exec(
+        insert(QueueEntry)
+        .values(user_id=user_id, joined_at=joined_at)
+        .on_conflict_do_nothing()
+        .returning(col(QueueEntry.user_id))
     )
+    if inserted.first() is None:
+        return None
+    return QueueEntry(user_id=user_id, joined_at=joined_at)
 
 
 async def refuse_if_suspended(session: AsyncSession, user_id: uuid.UUID) -> None:

@@ -10,15 +10,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from kindred.app import Subgraph, create_app
-from kindred.auth import TokenVerifier
-from kindred.settings import Settings
-from subgraphs.user.handlers import HANDLERS
-from subgraphs.user.schema import UserState, schema
-from subgraphs.user.security import (
+from kindred.auth import TokenVerifier, trusted_verifier
+from kindred.credentials import (
     TokenIssuer,
     load_or_create_signing_key,
     load_published_keys,
 )
+from kindred.settings import Settings
+from subgraphs.user.handlers import HANDLERS
+from subgraphs.user.schema import UserState, schema
 from subgraphs.user.service import SignInLimits
 
 
@@ -42,7 +42,7 @@ def local_verifier(settings: Settings, state: UserState) -> TokenVerifier:
     async def jwks() -> dict[str, Any]:
         return state.issuer.jwks()
 
-    return TokenVerifier(jwks, issuer=settings.jwt_issuer)
+    return trusted_verifier(settings, member_keys=jwks)
 
 
 async def jwks(request: Request) -> JSONResponse:

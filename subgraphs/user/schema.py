@@ -14,6 +14,7 @@ from strawberry.types import Info
 from kindred import member_state
 from kindred.calendar import age_on, today
 from kindred.context import RequestContext
+from kindred.credentials import TokenIssuer
 from kindred.errors import BadUserInput, Forbidden, NotFound
 from kindred.graphql import build_schema, describe_values
 from kindred.ids import parse_id
@@ -21,7 +22,6 @@ from kindred.shared_types import USER_DESCRIPTION, Gender, Location
 from subgraphs.user import service
 from subgraphs.user.models import AccountView
 from subgraphs.user.models import Device as DeviceRow
-from subgraphs.user.security import TokenIssuer
 
 Ctx = Info[RequestContext, None]
 

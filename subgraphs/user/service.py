@@ -15,13 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kindred import member_state
+from kindred import credentials, member_state
 from kindred.cache import Cache
 from kindred.db import Database, UnitOfWork
 from kindred.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from kindred.ratelimit import RateLimit, RateLimiter, address_key
 from kindred.settings import Settings
-from subgraphs.user import events, profile, security
+from subgraphs.user import events, profile
 from subgraphs.user.models import VIEW_FIELDS, Account, AccountView, Device, RefreshToken
 
 
@@ -48,7 +48,9 @@ async def register(
     account = Account(
         email=profile.email(email),
         # Hashing takes tens of milliseconds of CPU: off the event loop.
-        password_hash=await asyncio.to_thread(security.hash_password, profile.password(password)),
+        password_hash=await asyncio.to_thread(
+            credentials.hash_password, profile.password(password)
+        ),
         display_name=profile.display_name(display_name),
         birthdate=profile.birthdate(birthdate, today),
         gender=profile.gender(gender),
@@ -82,7 +84,7 @@ async def authenticate(session: AsyncSession, *, email: str, password: str) -> A
         )
     ).first()
     stored = account.password_hash if account else None
-    if not await asyncio.to_thread(security.verify_password, stored, password):
+    if not await asyncio.to_thread(credentials.verify_password, stored, password):
         raise Unauthenticated("The email or the password is wrong.")
     assert account is not None
     return account
@@ -183,7 +185,7 @@ async def refresh_session(
     the token belongs to (or the token itself, if it is unknown), attempts against the
     client address."""
     await limiter.hit(limits.refresh_address, address_key(address))
-    token_hash = security.hash_refresh_token(token)
+    token_hash = credentials.hash_refresh_token(token)
     async with database.read() as connection:
         owner = (
             await connection.execute(
@@ -219,7 +221,7 @@ async def refresh_session(
 async def issue_refresh_token(
     session: AsyncSession, *, user_id: uuid.UUID, ttl_seconds: int
 ) -> str:
-    token, token_hash = security.new_refresh_token()
+    token, token_hash = credentials.new_refresh_token()
     now = _now()
     session.add(
         RefreshToken(
@@ -239,7 +241,7 @@ async def rotate_refresh_token(
     stored = (
         await session.exec(
             select(RefreshToken)
-            .where(RefreshToken.token_hash == security.hash_refresh_token(token))
+            .where(RefreshToken.token_hash == credentials.hash_refresh_token(token))
             .with_for_update()
         )
     ).first()
@@ -269,7 +271,7 @@ async def revoke_refresh_token(session: AsyncSession, *, token: str) -> None:
     await session.exec(
         update(RefreshToken)
         .where(
-            col(RefreshToken.token_hash) == security.hash_refresh_token(token),
+            col(RefreshToken.token_hash) == credentials.hash_refresh_token(token),
             col(RefreshToken.revoked_at).is_(None),
         )
         .values(revoked_at=_now())

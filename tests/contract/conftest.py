@@ -12,15 +12,17 @@ import httpx
 import pytest
 
 from kindred.app import Subgraph, create_app
-from kindred.auth import TokenVerifier
+from kindred.auth import trusted_verifier
+from kindred.credentials import TokenIssuer, load_or_create_signing_key
 from kindred.platform import Platform
 from kindred.settings import Settings
+from subgraphs.analytics.app import SUBGRAPH as ANALYTICS
+from subgraphs.history.app import SUBGRAPH as HISTORY
 from subgraphs.interaction.app import SUBGRAPH as INTERACTION
 from subgraphs.moderation.app import SUBGRAPH as MODERATION
 from subgraphs.queuing.app import SUBGRAPH as QUEUING
 from subgraphs.subscription.app import SUBGRAPH as SUBSCRIPTION
 from subgraphs.user.app import SUBGRAPH as USER
-from subgraphs.user.security import TokenIssuer, load_or_create_signing_key
 from tests.support import settings_for
 
 
@@ -66,6 +68,21 @@ def issuer(infra: Any, contract_data_dir: Path) -> TokenIssuer:
     )
 
 
+def _staff_issuer(infra: Any, data_dir: Path) -> TokenIssuer:
+    settings = _settings("admin", infra, data_dir)
+    return TokenIssuer(
+        load_or_create_signing_key(settings.staff_jwt_private_key_path),
+        issuer=settings.staff_jwt_issuer,
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+
+
+@pytest.fixture(scope="session")
+def staff_issuer(infra: Any, contract_data_dir: Path) -> TokenIssuer:
+    """The admin subgraph's staff token issuer, with the key the in-process subgraphs trust."""
+    return _staff_issuer(infra, contract_data_dir)
+
+
 @pytest.fixture(scope="session")
 async def user_served(infra: Any, contract_data_dir: Path) -> AsyncIterator[Served]:
     # No event consumer: it would join the group the end-to-end tests' user subgraph uses.
@@ -94,14 +111,21 @@ async def serve_trusting(
     push worker would act on the end-to-end tests' data; tests run them by hand).
     `settings` override the test settings (say, a Redis that is not there)."""
 
-    async def jwks() -> dict[str, Any]:
+    staff = _staff_issuer(infra, data_dir)
+
+    async def member_keys() -> dict[str, Any]:
         return issuer.jwks()
+
+    async def staff_keys() -> dict[str, Any]:
+        return staff.jwks()
 
     quiet = dataclasses.replace(
         subgraph,
         handlers={},
         tasks={},
-        verifier=lambda settings, _: TokenVerifier(jwks, issuer=settings.jwt_issuer),
+        verifier=lambda settings, _: trusted_verifier(
+            settings, member_keys=member_keys, staff_keys=staff_keys
+        ),
     )
     changed = dataclasses.replace(_settings(subgraph.name, infra, data_dir), **settings)
     async with serve(quiet, changed) as served:
@@ -124,6 +148,16 @@ async def interaction_served(
 ) -> AsyncIterator[Served]:
     async with serve_trusting(
         INTERACTION, infra=infra, data_dir=contract_data_dir, issuer=issuer
+    ) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+async def history_served(
+    infra: Any, contract_data_dir: Path, issuer: TokenIssuer
+) -> AsyncIterator[Served]:
+    async with serve_trusting(
+        HISTORY, infra=infra, data_dir=contract_data_dir, issuer=issuer
     ) as served:
         yield served
 
@@ -152,5 +186,15 @@ async def subscription_served(
         data_dir=contract_data_dir,
         issuer=issuer,
         stripe_webhook_secret=STRIPE_TEST_SECRET,
+    ) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+async def analytics_served(
+    infra: Any, contract_data_dir: Path, issuer: TokenIssuer
+) -> AsyncIterator[Served]:
+    async with serve_trusting(
+        ANALYTICS, infra=infra, data_dir=contract_data_dir, issuer=issuer
     ) as served:
         yield served

@@ -15,6 +15,7 @@ import httpx
 import psycopg
 import pytest
 
+from kindred.credentials import TokenIssuer
 from kindred.devstack.process import free_port
 from kindred.events import Event
 from kindred.realtime import Realtime
@@ -28,7 +29,6 @@ from subgraphs.communication.handlers import (
     on_match_cancelled,
     on_match_created,
 )
-from subgraphs.user.security import TokenIssuer
 from tests.contract.conftest import Served, serve_trusting
 from tests.support import error_codes, gql
 

@@ -10,13 +10,15 @@ import graphql
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# What composition adds (join__*, link__*) and what a subgraph serves only to the router.
+# What composition adds (join__*, link__*, the scalars of linked specs such as
+# requiresScopes__Scope) and what a subgraph serves only to the router.
 FEDERATION_TYPES = {"_Service", "_Any", "_Entity", "FieldSet", "federation__FieldSet"}
 FEDERATION_FIELDS = {"_service", "_entities"}
 
 
 def is_federation_machinery(name: str) -> bool:
-    return name.startswith(("join__", "link__", "federation__")) or name in FEDERATION_TYPES
+    linked = ("join__", "link__", "federation__", "requiresScopes__")
+    return name.startswith(linked) or name in FEDERATION_TYPES
 
 
 def undescribed(document: graphql.DocumentNode) -> list[str]:

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from graphql import get_introspection_query
 
+from kindred.credentials import TokenIssuer
 from kindred.devstack.supergraph import subgraph_ports
-from subgraphs.user.security import TokenIssuer
 from tests.contract.conftest import serve_trusting
 from tests.http_cases import (
     CASES,

@@ -14,11 +14,11 @@ import httpx
 import psycopg
 import pytest
 
+from kindred.credentials import TokenIssuer
 from kindred.events import Event
 from kindred.sdl import REPO, export
 from kindred.topics import Topic
 from subgraphs.interaction.handlers import on_match_created, on_subscription_changed
-from subgraphs.user.security import TokenIssuer
 from tests.contract.conftest import Served
 from tests.support import error_codes, gql
 

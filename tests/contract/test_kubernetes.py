@@ -157,6 +157,23 @@ def spec_labels(deployment: Obj) -> dict[str, str]:
     return labels
 
 
+def test_prometheus_scrapes_every_subgraphs_metrics(
+    objects: list[Obj], subgraphs: dict[str, int]
+) -> None:
+    """Each subgraph's pods carry the prometheus.io annotations (kubernetes_sd's pod role
+    relabelling convention) naming the port that serves /metrics."""
+    for name, port in subgraphs.items():
+        template = find(objects, "Deployment", name)["spec"]["template"]
+        annotations = template["metadata"].get("annotations", {})
+        assert annotations == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(port),
+            "prometheus.io/path": "/metrics",
+        }, f"{name}: its pods are not scraped ({annotations})"
+        (main,) = template["spec"]["containers"]
+        assert port in [p["containerPort"] for p in main["ports"]]
+
+
 def test_every_subgraph_is_migrated_by_a_job_before_its_pods_start(
     objects: list[Obj], subgraphs: dict[str, int]
 ) -> None:
@@ -317,7 +334,12 @@ def test_every_topic_and_dead_letter_topic_is_declared(objects: list[Obj]) -> No
             assert name in topics, f"no KafkaTopic for {name}"
             declared = topics[name]
             assert declared["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
-            assert int(declared["spec"]["config"]["retention.ms"]) > 0, f"{name}: no retention"
+            retention = int(declared["spec"]["config"]["retention.ms"])
+            if name in readers and "history" in readers[name]:
+                # The history subgraph is rebuilt by replaying these from the first offset.
+                assert retention == -1, f"{name}: the history rebuild needs it kept for good"
+            else:
+                assert retention > 0, f"{name}: no retention"
             assert declared["spec"]["replicas"] <= replicas
         wanted = max((max_replicas[s] for s in readers.get(topic.value, ())), default=1)
         partitions = topics[topic.value]["spec"]["partitions"]

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from kindred.credentials import TokenIssuer
 from kindred.devstack.supergraph import subgraph_ports
 from kindred.limits import MAX_BODY_BYTES
-from subgraphs.user.security import TokenIssuer
 from tests.contract.conftest import Served, serve_trusting
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

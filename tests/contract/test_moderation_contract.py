@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from kindred import member_state
+from kindred.credentials import TokenIssuer
 from kindred.errors import Forbidden
 from kindred.events import Event
 from kindred.sdl import REPO, export
@@ -30,7 +31,6 @@ from subgraphs.queuing.handlers import HANDLERS as QUEUING_HANDLERS
 from subgraphs.user import events as user_events
 from subgraphs.user.handlers import HANDLERS as USER_HANDLERS
 from subgraphs.user.models import Account
-from subgraphs.user.security import TokenIssuer
 from tests.contract.conftest import Served, serve_trusting
 from tests.support import error_codes, gql, register
 
@@ -255,6 +255,9 @@ async def test_a_report_joins_the_members_one_open_case(
     assert first["reportedUser"] == {"id": str(member)}
     assert first["caseStatus"] == "OPEN"
     assert (first["conversationId"], first["messageId"]) == (str(conversation), str(message))
+    [filed] = _events(db, "moderation.report.filed", first["id"])
+    assert filed["payload"]["report_id"] == first["id"]
+    assert filed["payload"]["reason"] == "HARASSMENT"
     _ok(await report(client, issuer.access_token(bob), member, r="SPAM"))
     assert _count(db, "SELECT count(*) FROM cases WHERE user_id = %s", member) == 1
     case = _ok(await gql(client, CASE, {"id": await case_of(db, member)}, token=moderator))
@@ -271,6 +274,8 @@ async def test_bad_reports_are_refused_and_change_nothing(
 ) -> None:
     reporter, other = uuid.uuid4(), await new_member()
     token = issuer.access_token(reporter)
+    filed = "SELECT count(*) FROM outbox WHERE topic = 'moderation.report.filed'"
+    filed_before = _count(db, filed)
     _refused(await report(client, token, reporter), "BAD_USER_INPUT", "userId")
     _refused(await report(client, token, other, r="OTHER"), "BAD_USER_INPUT", "details")
     _refused(await report(client, token, other, d="   "), "BAD_USER_INPUT", "details")
@@ -282,6 +287,7 @@ async def test_bad_reports_are_refused_and_change_nothing(
     _refused(await gql(client, REPORT, {"u": str(other), "r": "SPAM"}), "UNAUTHENTICATED")
     assert _count(db, "SELECT count(*) FROM reports WHERE reporter_id = %s", reporter) == 0
     assert _count(db, "SELECT count(*) FROM cases WHERE user_id = %s", other) == 0
+    assert _count(db, filed) == filed_before
 
 
 async def test_a_report_about_no_member_is_not_found_and_changes_nothing(

@@ -15,6 +15,7 @@ import httpx
 import psycopg
 import pytest
 
+from kindred.credentials import TokenIssuer
 from kindred.events import Event
 from kindred.sdl import REPO, export
 from kindred.topics import Topic
@@ -22,7 +23,6 @@ from subgraphs.notification import delivery, handlers
 from subgraphs.notification.app import SUBGRAPH as NOTIFICATION
 from subgraphs.notification.push import LogProvider
 from subgraphs.user.handlers import HANDLERS as USER_HANDLERS
-from subgraphs.user.security import TokenIssuer
 from tests.contract.conftest import Served, serve_trusting
 from tests.support import error_codes, gql, register
 

@@ -6,8 +6,8 @@ import uuid
 
 import httpx
 
+from kindred.credentials import TokenIssuer
 from kindred.sdl import export, subgraph_sdl_files
-from subgraphs.user.security import TokenIssuer
 from tests.support import error_codes, gql
 
 ENTITIES = """

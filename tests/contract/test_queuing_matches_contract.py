@@ -12,7 +12,7 @@ import httpx
 import psycopg
 import pytest
 
-from subgraphs.user.security import TokenIssuer
+from kindred.credentials import TokenIssuer
 from tests.support import error_codes, gql
 
 MATCH_ENTITY = """

@@ -15,12 +15,12 @@ import httpx
 import psycopg
 import pytest
 
+from kindred.credentials import TokenIssuer
 from kindred.events import Event
 from kindred.member_state import Entitlement as PlatformEntitlement
 from kindred.sdl import REPO, export
 from kindred.topics import Topic
 from subgraphs.subscription.schema import Entitlement
-from subgraphs.user.security import TokenIssuer
 from tests.contract.conftest import STRIPE_TEST_SECRET, Served
 from tests.support import error_codes, gql
 from tests.support_stripe import (

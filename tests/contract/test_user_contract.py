@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 import jwt
 
+from kindred.credentials import TokenIssuer
 from kindred.events import Event
 from kindred.sdl import export, subgraph_sdl_files
 from kindred.topics import Topic
 from subgraphs.user.handlers import HANDLERS
-from subgraphs.user.security import TokenIssuer
 from tests.contract.conftest import Served
 from tests.support import error_codes, gql, register
 

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from kindred.credentials import TokenIssuer, load_or_create_signing_key
 from kindred.devstack.stack import Stack
-from subgraphs.user.security import TokenIssuer, load_or_create_signing_key
 from tests.e2e.conftest import wait_for_consumer
 from tests.matchmaking_support import put_match_created
 from tests.support import Member, error_codes, eventually, gql, register

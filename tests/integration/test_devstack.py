@@ -181,6 +181,7 @@ def _own_stack(infra, tmp_path: Path, subgraph: str) -> Stack:
         tmp_path / "data",
         subgraph_ports={subgraph: free_port()},
         gateway_port=free_port(),
+        trace_store_port=None,
         postgres_url=infra.postgres_url,
         redis_url=infra.redis_url,
         kafka_bootstrap=infra.kafka_bootstrap,

@@ -28,10 +28,10 @@ import uvicorn
 from websockets.asyncio.client import connect
 
 from kindred.app import Subgraph, create_app
-from kindred.auth import TokenVerifier
+from kindred.auth import trusted_verifier
+from kindred.credentials import TokenIssuer, load_or_create_signing_key
 from kindred.devstack.process import free_port
 from kindred.devstack.supergraph import subgraph_ports
-from subgraphs.user.security import TokenIssuer, load_or_create_signing_key
 from tests.support import settings_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ def _quiet(subgraph: Subgraph, issuer: TokenIssuer) -> Subgraph:
         subgraph,
         handlers={},
         tasks={},
-        verifier=lambda settings, _: TokenVerifier(jwks, issuer=settings.jwt_issuer),
+        verifier=lambda settings, _: trusted_verifier(settings, member_keys=jwks),
     )
 
 

@@ -9,8 +9,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kindred.auth import TokenVerifier, bearer_token
+from kindred.credentials import TokenIssuer, hash_password, verify_password
 from kindred.errors import Unauthenticated, Unavailable
-from subgraphs.user.security import TokenIssuer, hash_password, verify_password
 
 
 def _issuer() -> TokenIssuer:
@@ -23,7 +23,7 @@ def _verifier(*issuers: TokenIssuer) -> TokenVerifier:
     async def jwks() -> dict[str, Any]:
         return {"keys": [key for issuer in issuers for key in issuer.jwks()["keys"]]}
 
-    return TokenVerifier(jwks, issuer="kindred-user", min_refresh_interval=0)
+    return TokenVerifier({"kindred-user": jwks}, min_refresh_interval=0)
 
 
 def _verify(verifier: TokenVerifier, token: str) -> str:
@@ -89,6 +89,6 @@ def test_an_unreachable_key_set_is_unavailable_not_unauthenticated() -> None:
     async def unreachable() -> dict[str, Any]:
         raise ConnectionError("connection refused")
 
-    verifier = TokenVerifier(unreachable, issuer="kindred-user", min_refresh_interval=0)
+    verifier = TokenVerifier({"kindred-user": unreachable}, min_refresh_interval=0)
     with pytest.raises(Unavailable):
         _verify(verifier, _issuer().access_token(uuid.uuid4()))

@@ -11,10 +11,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kindred.auth import TokenVerifier
+from kindred.credentials import TokenIssuer, load_or_create_signing_key, load_published_keys
 from kindred.errors import Unauthenticated
 from kindred.settings import load_settings
 from subgraphs.user.app import token_issuer
-from subgraphs.user.security import TokenIssuer, load_or_create_signing_key, load_published_keys
 
 
 def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -33,7 +33,7 @@ def _verifier(jwks: dict[str, Any]) -> TokenVerifier:
     async def source() -> dict[str, Any]:
         return jwks
 
-    return TokenVerifier(source, issuer="kindred-user", min_refresh_interval=0)
+    return TokenVerifier({"kindred-user": source}, min_refresh_interval=0)
 
 
 def _verify(jwks: dict[str, Any], token: str) -> str:
@@ -113,7 +113,7 @@ def test_a_verifier_refetches_the_jwks_for_a_key_it_does_not_know() -> None:
         fetches.append(1)
         return current["issuer"].jwks()
 
-    verifier = TokenVerifier(source, issuer="kindred-user", min_refresh_interval=0)
+    verifier = TokenVerifier({"kindred-user": source}, min_refresh_interval=0)
     member = uuid.uuid4()
 
     async def scenario() -> None:

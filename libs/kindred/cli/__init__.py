@@ -1,8 +1,9 @@
 """`kindred`: the operator's command, installed with the package.
 
-Each subcommand is a module of this package with a `register(commands)` function that adds
-its parser to `commands` (argparse's sub-parsers) and sets `run` on it: a function taking the
-parsed arguments and returning the exit code (a coroutine function is awaited). Commands read
+Each subcommand is a module of this package (or a subgraph's, named in full) with a
+`register(commands)` function that adds its parser to `commands` (argparse's sub-parsers) and
+sets `run` on it: a function taking the parsed arguments and returning the exit code (a
+coroutine function is awaited). Commands read
 the same `KINDRED_*` settings as the subgraphs, so they work against real URLs in production.
 """
 
@@ -15,8 +16,9 @@ import inspect
 import sys
 from collections.abc import Sequence
 
-# The subcommand modules, in the order `kindred --help` lists them.
-COMMANDS: tuple[str, ...] = ()
+# The subcommand modules, in the order `kindred --help` lists them: a bare name is a module
+# of this package, a dotted one a subgraph's own command (say, rebuilding its read model).
+COMMANDS: tuple[str, ...] = ("trace", "subgraphs.history.rebuild")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -25,7 +27,8 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = root.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"kindred.cli.{name}").register(commands)
+        module = name if "." in name else f"kindred.cli.{name}"
+        importlib.import_module(module).register(commands)
     return root
 
 
@@ -33,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         outcome = args.run(args)
-        if inspect.isawaitable(outcome):
+        if inspect.iscoroutine(outcome):
             outcome = asyncio.run(outcome)
     except KeyboardInterrupt:
         print("interrupted.", file=sys.stderr)

@@ -10,7 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kindred.devstack.process import ManagedProcess, StartupError
-from kindred.devstack.stack import DEFAULT_GATEWAY_PORT, Stack, find_repo_root
+from kindred.devstack.stack import (
+    DEFAULT_GATEWAY_PORT,
+    DEFAULT_TRACE_STORE_PORT,
+    Stack,
+    find_repo_root,
+)
 
 
 class _Shutdown(Exception):
@@ -23,8 +28,9 @@ def _request_shutdown(signum: int, frame: object) -> None:
 
 def stack_from_env() -> Stack:
     """A Stack on the default ports, configured by KINDRED_DATA_DIR, KINDRED_POSTGRES_URL,
-    KINDRED_REDIS_URL, KINDRED_KAFKA_BOOTSTRAP (external servers), KINDRED_GATEWAY_PORT and
-    KINDRED_DEV_PROCESSES (`one` process for every subgraph, or `separate`)."""
+    KINDRED_REDIS_URL, KINDRED_KAFKA_BOOTSTRAP (external servers), KINDRED_GATEWAY_PORT,
+    KINDRED_TRACE_STORE_PORT (`0`: no trace store) and KINDRED_DEV_PROCESSES (`one` process
+    for every subgraph, or `separate`)."""
     repo_root = find_repo_root()
     data_dir = Path(os.environ.get("KINDRED_DATA_DIR", ".data"))
     if not data_dir.is_absolute():
@@ -35,6 +41,8 @@ def stack_from_env() -> Stack:
         redis_url=os.environ.get("KINDRED_REDIS_URL") or None,
         kafka_bootstrap=os.environ.get("KINDRED_KAFKA_BOOTSTRAP") or None,
         gateway_port=int(os.environ.get("KINDRED_GATEWAY_PORT") or DEFAULT_GATEWAY_PORT),
+        trace_store_port=int(os.environ.get("KINDRED_TRACE_STORE_PORT") or DEFAULT_TRACE_STORE_PORT)
+        or None,
         repo_root=repo_root,
     )
 
@@ -51,6 +59,11 @@ def banner(stack: Stack) -> str:
         f"  {'postgres':<{width}}  {stack.postgres_url}",
         f"  {'redis':<{width}}  {stack.redis_url}",
         f"  {'kafka':<{width}}  {stack.kafka_bootstrap}",
+        *(
+            [f"  {'traces':<{width}}  {stack.trace_store_url}  (kindred trace --recent)"]
+            if stack.trace_store_url
+            else []
+        ),
         f"  {'logs':<{width}}  {stack.log_dir}",
         "Press Ctrl-C to stop.",
         "",

@@ -128,9 +128,18 @@ def api_schema(router: Path, supergraph: Path, out: Path) -> Path:
 
 
 def edge_argv(
-    router: Path, port: int, schema: Path, engine_port: int, launch: EngineLaunch
+    router: Path,
+    port: int,
+    schema: Path,
+    engine_port: int,
+    launch: EngineLaunch,
+    *,
+    engine: str = "engine",
+    otlp_url: str | None = None,
 ) -> list[str]:
-    """The edge's command line: public port, API schema, and the engine behind it."""
+    """The edge's command line: public port, API schema, and the engine behind it; with
+    `otlp_url` (an OTLP/HTTP traces URL) it sends its spans there."""
+    tracing = ["--otlp", otlp_url] if otlp_url else []
     return [
         "node",
         # A small young generation: the edge's objects live for one request, and a peak
@@ -149,4 +158,7 @@ def edge_argv(
         launch.ws_path,
         "--engine-health",
         launch.health_path,
+        "--engine-name",
+        engine,
+        *tracing,
     ]

@@ -35,6 +35,7 @@ from uvicorn.config import LOGGING_CONFIG
 from kindred.app import create_app
 from kindred.devstack.process import HOST_WRITER, STOPPED
 from kindred.settings import load_settings
+from kindred.telemetry import serve_as
 
 _writer: contextvars.ContextVar[str] = contextvars.ContextVar(
     "kindred_host_writer", default=HOST_WRITER
@@ -156,6 +157,7 @@ async def serve(ports: dict[str, int]) -> int:
     for name, server in servers.items():
         context = contextvars.copy_context()
         context.run(_writer.set, name)
+        context.run(serve_as, name)  # its spans are the subgraph's, not the process's
         tasks.append(asyncio.create_task(run(name, server), name=name, context=context))
     await asyncio.gather(*tasks)
     return 1 if failed else 0

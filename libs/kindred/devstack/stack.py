@@ -23,11 +23,14 @@ from kindred.devstack.process import (
 )
 from kindred.devstack.redis_server import EmbeddedRedis
 from kindred.devstack.supergraph import render_supergraph, subgraph_ports, subgraph_schema_files
+from kindred.devstack.traces import EmbeddedTraceStore
 
 DEFAULT_POSTGRES_PORT = 5432
 DEFAULT_REDIS_PORT = 6379
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_GATEWAY_PORT = 4000
+# OTLP/HTTP's usual port: the trace store (`kindred trace` reads it).
+DEFAULT_TRACE_STORE_PORT = 4318
 # How the subgraphs run (KINDRED_DEV_PROCESSES): "one" Python process serving every
 # subgraph on its own port (kindred.devstack.host), or a "separate" process for each.
 LAYOUTS = ("one", "separate")
@@ -77,6 +80,7 @@ class Stack:
     with "one", `start_subgraphs` serves them all from one process (`host`), and a
     subgraph stopped and started again (`stop_subgraph`, `start_subgraph`, `own_process`)
     comes back as a process of its own, which a test may kill alone.
+    The trace store (on trace_store_port; None for none) receives every process's spans.
     """
 
     def __init__(
@@ -88,6 +92,7 @@ class Stack:
         subgraph_ports: dict[str, int] | None = None,
         gateway_port: int = DEFAULT_GATEWAY_PORT,
         *,
+        trace_store_port: int | None = DEFAULT_TRACE_STORE_PORT,
         postgres_url: str | None = None,
         redis_url: str | None = None,
         kafka_bootstrap: str | None = None,
@@ -121,6 +126,13 @@ class Stack:
         self.broker = (
             None if kafka_bootstrap else EmbeddedBroker(kafka_port, log_dir=self.log_dir, echo=echo)
         )
+        self.trace_store = (
+            None
+            if trace_store_port is None
+            else EmbeddedTraceStore(trace_store_port, log_dir=self.log_dir, echo=echo)
+        )
+        # Where every process sends its spans (OTLP/HTTP), and `kindred trace` reads them.
+        self.trace_store_url = self.trace_store.url if self.trace_store else None
         self.postgres_url = postgres_url or self.postgres.url  # type: ignore[union-attr]
         self.redis_url = redis_url or self.redis.url  # type: ignore[union-attr]
         self.kafka_bootstrap = kafka_bootstrap or self.broker.bootstrap  # type: ignore[union-attr]
@@ -144,6 +156,8 @@ class Stack:
         """Start the embedded servers (those without an external URL), then create every
         subgraph's database and every topic."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.trace_store is not None:
+            self.trace_store.start()
         if self.postgres is not None:
             self.postgres.start()
         create_databases(self.postgres_url, [database_name(name) for name in self.subgraph_ports])
@@ -168,6 +182,8 @@ class Stack:
             KINDRED_KAFKA_BOOTSTRAP=self.kafka_bootstrap,
             KINDRED_DATA_DIR=str(self.data_dir),
         )
+        if self.trace_store_url:
+            env["KINDRED_OTLP_ENDPOINT"] = self.trace_store_url
         if "user" in self.subgraph_ports:  # a stack of other subgraphs only has no issuer
             env.update(
                 KINDRED_JWKS_URL=f"{self.subgraph_url('user')}/.well-known/jwks.json",
@@ -353,7 +369,10 @@ class Stack:
             self.gateway = self.engine
             return
         schema = api_schema(router, supergraph, self.data_dir / "gateway" / "api.graphql")
-        argv = edge_argv(router, self.gateway_port, schema, engine_port, launch)
+        otlp = f"{self.trace_store_url}/v1/traces" if self.trace_store_url else None
+        argv = edge_argv(
+            router, self.gateway_port, schema, engine_port, launch, engine=engine, otlp_url=otlp
+        )
         self.gateway = ManagedProcess(
             "edge", argv, log_path=self.log_dir / "edge.log", cwd=router, echo=self.echo
         )
@@ -387,7 +406,8 @@ class Stack:
         steps: list[Callable[[], None]] = [self.stop_gateway]
         steps += [partial(self.stop_subgraph, name) for name in reversed(list(self.subgraphs))]
         steps.append(self._stop_host)
-        steps += [part.stop for part in (self.broker, self.redis, self.postgres) if part]
+        parts = (self.broker, self.redis, self.postgres, self.trace_store)
+        steps += [part.stop for part in parts if part]
         for step in steps:
             try:
                 step()

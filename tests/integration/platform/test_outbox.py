@@ -9,6 +9,7 @@ import time
 from collections import defaultdict
 
 import pytest
+from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 
 from kindred.db import Database
@@ -118,6 +119,7 @@ async def test_the_relay_publishes_in_order_keyed_by_aggregate_with_the_trace_co
 
     records = await read_topic(infra.kafka_bootstrap, topic, len(events))
     assert len(records) == len(events)
+    finished = {s.context.span_id: s for s in spans.get_finished_spans()}
     by_key: dict[str, list[dict]] = defaultdict(list)
     partitions: dict[str, set[int]] = defaultdict(set)
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
@@ -130,8 +132,15 @@ async def test_the_relay_publishes_in_order_keyed_by_aggregate_with_the_trace_co
         headers = dict(record.headers)
         _version, trace_id, parent_id, flags = headers["traceparent"].decode().split("-")
         assert int(trace_id, 16) == context.trace_id
-        assert int(parent_id, 16) == context.span_id
         assert int(flags, 16) & 0x01  # sampled
+        # The message's parent is the relay's publish span, a child of the outbox write,
+        # a child of the span the events were raised in.
+        publish = finished[int(parent_id, 16)]
+        assert publish.name == f"publish {topic}" and publish.kind is SpanKind.PRODUCER
+        assert publish.parent is not None
+        write = finished[publish.parent.span_id]
+        assert write.name == "outbox write"
+        assert write.parent is not None and write.parent.span_id == context.span_id
 
     expected = {
         user: [e.to_dict() for e in events if e.aggregate_id == user]

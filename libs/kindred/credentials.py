@@ -1,4 +1,5 @@
-"""Credentials: argon2 password hashes, the ES256 signing key, access and refresh tokens."""
+"""Credentials: argon2 password hashes, ES256 signing keys, access and refresh tokens (the
+user subgraph's for members, the admin subgraph's for staff)."""
 
 from __future__ import annotations
 
@@ -138,9 +139,15 @@ class TokenIssuer:
         return {"keys": [dict(jwk) for jwk in self._keys]}
 
     def access_token(
-        self, user_id: uuid.UUID, now: datetime | None = None, *, roles: Sequence[str] = ()
+        self,
+        user_id: uuid.UUID,
+        now: datetime | None = None,
+        *,
+        roles: Sequence[str] = (),
+        scopes: Sequence[str] = (),
     ) -> str:
-        """A signed access token; `roles` (staff roles such as `moderator`) only when given."""
+        """A signed access token for `user_id` (a member, or a staff member when this is the
+        staff issuer); staff `roles` and the `scope` claim only when given."""
         now = now or datetime.now(UTC)
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -153,4 +160,6 @@ class TokenIssuer:
         }
         if roles:
             claims["roles"] = sorted(roles)
+        if scopes:
+            claims["scope"] = " ".join(sorted(scopes))
         return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self.kid_str})

@@ -1,0 +1,1 @@
+"""The events the analytics subgraph publishes: none (it only counts; see `handlers.py`)."""

@@ -1,0 +1,3 @@
+from kindred.migrations import run_env
+
+run_env()
