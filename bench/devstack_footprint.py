@@ -69,6 +69,7 @@ def run_child(layout: str, data_dir: str) -> int:
                 name: free_port() for name in subgraph_ports(REPO_ROOT / "supergraph.yaml")
             },
             gateway_port=free_port(),
+            trace_store_port=free_port(),
             repo_root=REPO_ROOT,
             processes=layout,
         )
@@ -111,6 +112,8 @@ def part_of(pid: int, supervisor: int) -> str:
     served = re.search(r"subgraphs\.(\w+)\.app:app", line)
     if pid == supervisor:
         return "supervisor (python -m kindred.devstack)"
+    if "kindred.devstack.traces" in line:
+        return "trace store (python)"
     if "kindred.devstack.host" in line:
         return "subgraphs, one process"
     if served:
@@ -119,8 +122,8 @@ def part_of(pid: int, supervisor: int) -> str:
         ("postgres", "postgresql (every process)"),
         ("redis-server", "redis"),
         ("tansu", "broker (tansu)"),
-        ("grafbase", "gateway engine (grafbase)"),
         ("edge/main.mjs", "gateway edge (node)"),
+        ("grafbase", "gateway engine (grafbase)"),
     ):
         if needle in line:
             return part
