@@ -32,7 +32,20 @@ _HOMES = {
     "subgraph_ports": "supergraph",
 }
 
-__all__ = sorted(_HOMES)
+__all__ = [
+    "EmbeddedBroker",
+    "EmbeddedPostgres",
+    "EmbeddedRedis",
+    "Stack",
+    "StartupError",
+    "create_databases",
+    "create_topics",
+    "database_url",
+    "free_port",
+    "render_supergraph",
+    "subgraph_ports",
+    "wait_for_broker",
+]
 
 
 def __getattr__(name: str) -> Any:
