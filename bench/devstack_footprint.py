@@ -200,18 +200,25 @@ def start_and_measure(layout: str, data_dir: Path, settle: float) -> dict[str, A
         time.sleep(settle)
         usages = measure(child.pid, data_dir)
     finally:
+        stopping = time.monotonic()
         child.send_signal(signal.SIGINT)  # Ctrl-C: the supervisor stops everything in order
         try:
             child.wait(60)
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
+        stop_s = time.monotonic() - stopping
     phases = {
         "infrastructure_s": marks.get("subgraphs"),
         "subgraphs_s": marks["gateway"] - marks["subgraphs"] if len(marks) == 2 else None,
         "gateway_s": ready_s - marks["gateway"] if "gateway" in marks else None,
     }
-    return {"ready_s": ready_s, **phases, "processes": [usage.__dict__ for usage in usages]}
+    return {
+        "ready_s": ready_s,
+        "stop_s": stop_s,
+        **phases,
+        "processes": [usage.__dict__ for usage in usages],
+    }
 
 
 def by_part(processes: list[dict[str, Any]]) -> dict[str, tuple[int, float, float]]:
@@ -300,6 +307,7 @@ def main(argv: list[str] | None = None) -> None:
             "infra + imports",
             "subgraphs",
             "gateway",
+            "Ctrl-C to stopped",
             "PSS MB",
             "goal",
         ],
@@ -310,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
                 round(results[layout]["ready_s"], 1),
                 *(
                     round(results[layout][phase] or 0.0, 1)
-                    for phase in ("infrastructure_s", "subgraphs_s", "gateway_s")
+                    for phase in ("infrastructure_s", "subgraphs_s", "gateway_s", "stop_s")
                 ),
                 round(results[layout]["pss_mb"], 1),
                 "met"

