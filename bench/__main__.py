@@ -6,6 +6,7 @@ import sys
 
 from bench import (
     chat_latency,
+    devstack_footprint,
     entities_batch,
     gateway_vs_subgraph,
     match_to_notifications,
@@ -26,6 +27,7 @@ def main() -> None:
         chat_latency,
         match_to_notifications,
         metrics_scrape,
+        devstack_footprint,
     ):
         print(f"\n=== {benchmark.NAME} ===", flush=True)
         benchmark.main([])

@@ -46,10 +46,13 @@ def private_stack(
     gateway: bool = False,
     before_subgraphs: Callable[[Stack], None] | None = None,
     env: dict[str, str] | None = None,
+    processes: str = "separate",
 ) -> Iterator[Stack]:
     """A Stack on free ports with its data in a fresh temporary folder, stopped and
     removed on exit. before_subgraphs runs once the infrastructure is up; env is set
-    in our environment (which the subgraphs and the gateway inherit) while it runs."""
+    in our environment (which the subgraphs and the gateway inherit) while it runs.
+    Each subgraph runs in a process of its own unless processes says "one" (so the
+    figures are those of production's layout, one subgraph per container)."""
     data_dir = Path(tempfile.mkdtemp(prefix=f"kindred-bench-{name}-"))
     stack = Stack(
         data_dir,
@@ -62,6 +65,7 @@ def private_stack(
         trace_store_port=None,
         repo_root=REPO_ROOT,
         echo=False,
+        processes=processes,
     )
     overrides = dict(env or {})
     saved = {key: os.environ.get(key) for key in overrides}

@@ -1,7 +1,10 @@
-"""Redis cache-aside with TTLs; the service keeps answering when Redis is down."""
+"""Redis cache-aside with TTLs, shared by every replica; the service keeps answering when
+Redis is down."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -11,14 +14,34 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
+# What an invalidated key holds for a while: a miss to readers, and a value their fills
+# (set-if-absent) cannot replace with what they read before the change.
+TOMBSTONE = b"\x00kindred:invalidated"
+TOMBSTONE_SECONDS = 60
+# A writer's value replaces the cached one only if it is newer than the newest version
+# written or invalidated under that key (KEYS: value, version; ARGV: value, version, ttl).
+_PUT_NEWER = """
+local newest = tonumber(redis.call('GET', KEYS[2]))
+if newest and newest >= tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
 
 class Cache:
     """A namespaced view of Redis that never raises.
 
-    Readers fill with `add_many` (set-if-absent) and writers overwrite with `put`
-    after their commit, so a slow reader cannot put back a value a writer replaced.
-    While Redis is unreachable every call is a miss, and invalidations that could
-    not be sent are retried once Redis answers again.
+    Every replica reads and writes the same Redis keys; nothing is kept in process but
+    writes that Redis did not take. Readers fill with `add_many` (set-if-absent) and
+    writers overwrite with `put` after their commit, so a slow reader cannot put back a
+    value a writer replaced; `invalidate` leaves a tombstone, so a reader that loaded
+    the old value before the change cannot put it back either. With a version, `put` and
+    `invalidate` never replace a newer write (two writers finishing out of order).
+    A write is always sent to Redis, even while reads skip it after an error: another
+    replica may be reading Redis meanwhile. One Redis did not take is retried in the
+    background until it does, so it reaches every replica without waiting for this one's
+    next call. While Redis is unreachable every read is a miss.
     """
 
     def __init__(
@@ -32,6 +55,8 @@ class Cache:
         self._retry_after = retry_after
         self._down_until = 0.0
         self._pending_invalidations: set[str] = set()
+        self._retrying: asyncio.Task[None] | None = None
+        self._put_newer = self._redis.register_script(_PUT_NEWER)
         # Keys asked for and found, or not (a miss also while Redis is unreachable).
         self.hits = 0
         self.misses = 0
@@ -51,8 +76,33 @@ class Cache:
     async def _flush_pending_invalidations(self) -> None:
         if self._pending_invalidations:
             keys = list(self._pending_invalidations)
-            await self._redis.delete(*keys)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.set(key, TOMBSTONE, ex=self._tombstone_seconds)
+                await pipe.execute()
             self._pending_invalidations.difference_update(keys)
+
+    @property
+    def _tombstone_seconds(self) -> int:
+        return min(self.ttl_seconds, TOMBSTONE_SECONDS)
+
+    def _remember(self, full_keys: Iterable[str]) -> None:
+        """Keys whose cached value a write could not replace: invalidated as soon as
+        Redis answers, by a background retry."""
+        self._pending_invalidations.update(full_keys)
+        if self._retrying is None or self._retrying.done():
+            self._retrying = asyncio.get_running_loop().create_task(self._retry_pending())
+
+    async def _retry_pending(self) -> None:
+        while self._pending_invalidations:
+            await asyncio.sleep(self._retry_after)
+            try:
+                await self._flush_pending_invalidations()
+            except (RedisError, OSError) as error:
+                self._mark_down(error)
+            else:
+                self._down_until = 0.0
+                log.info("cache: Redis answers again; missed invalidations applied")
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         """The cached values of those `keys` that are cached."""
@@ -70,7 +120,9 @@ class Cache:
             self.misses += len(keys)
             return {}
         found = {
-            key: value for key, value in zip(keys, values, strict=True) if isinstance(value, bytes)
+            key: value
+            for key, value in zip(keys, values, strict=True)
+            if isinstance(value, bytes) and value != TOMBSTONE
         }
         self.hits += len(found)
         self.misses += len(keys) - len(found)
@@ -80,21 +132,41 @@ class Cache:
         """Caches values that are not cached yet (a reader's fill)."""
         await self._write(items, only_if_absent=True)
 
-    async def put(self, key: str, value: bytes) -> None:
-        """Caches `value`, replacing any older one (a writer's refresh after commit)."""
-        if not await self._write({key: value}, only_if_absent=False):
-            self._pending_invalidations.add(self._key(key))
+    async def put(self, key: str, value: bytes, *, version: int | None = None) -> None:
+        """Caches `value`, replacing the cached one (a writer's refresh after commit);
+        with its `version`, unless that version or a newer one was written already."""
+        try:
+            if version is None:
+                await self._redis.set(self._key(key), value, ex=self.ttl_seconds)
+            else:
+                await self._put_newer(
+                    keys=[self._key(key), self._version_key(key)],
+                    args=[value, version, self.ttl_seconds],
+                )
+        except (RedisError, OSError) as error:
+            self._mark_down(error)
+            self._remember([self._key(key)])
 
-    async def invalidate(self, *keys: str) -> None:
-        """Drops cached values; remembered and retried if Redis cannot be reached."""
-        full_keys = [self._key(key) for key in keys]
-        if self.available:
-            try:
-                await self._redis.delete(*full_keys)
-                return
-            except (RedisError, OSError) as error:
-                self._mark_down(error)
-        self._pending_invalidations.update(full_keys)
+    async def invalidate(self, *keys: str, version: int | None = None) -> None:
+        """Drops cached values (a tombstone for a while, so no reader puts back what it
+        read before); with the `version` that made them stale, a slower writer's older
+        value cannot come back either. Retried in the background if Redis cannot be
+        reached."""
+        try:
+            for key in keys:
+                if version is None:
+                    await self._redis.set(self._key(key), TOMBSTONE, ex=self._tombstone_seconds)
+                else:
+                    await self._put_newer(
+                        keys=[self._key(key), self._version_key(key)],
+                        args=[TOMBSTONE, version, self._tombstone_seconds],
+                    )
+        except (RedisError, OSError) as error:
+            self._mark_down(error)
+            self._remember(self._key(key) for key in keys)
+
+    def _version_key(self, key: str) -> str:
+        return f"{self._namespace}:{key}#version"
 
     async def _write(self, items: Mapping[str, bytes], *, only_if_absent: bool) -> bool:
         if not items or not self.available:
@@ -115,4 +187,8 @@ class Cache:
         self._down_until = 0.0
 
     async def close(self) -> None:
+        if self._retrying is not None:
+            self._retrying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retrying
         await self._redis.aclose()

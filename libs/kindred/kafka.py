@@ -118,6 +118,7 @@ class EventConsumer:
         retry_delay: float = 0.2,
         fetch_max_wait_ms: int = 50,
         instance_id: str | None = None,
+        session_timeout_ms: int = 30_000,
     ) -> None:
         self.name = name
         self._database = database
@@ -138,7 +139,7 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=fetch_max_wait_ms,
-            session_timeout_ms=30_000,
+            session_timeout_ms=session_timeout_ms,
         )
 
     async def start(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from alembic import command, context
@@ -17,6 +18,9 @@ log = logging.getLogger(__name__)
 
 # One advisory lock id for every subgraph: replicas starting together migrate one at a time.
 _MIGRATION_LOCK = 7_243_019
+# Alembic keeps the running migration in module-wide proxies (`alembic.context`, `op`):
+# subgraphs sharing a process (`make dev`) migrate one at a time within it too.
+_IN_PROCESS = threading.Lock()
 
 
 def alembic_config(database_url: str, migrations_dir: Path) -> Config:
@@ -28,7 +32,8 @@ def alembic_config(database_url: str, migrations_dir: Path) -> Config:
 
 def upgrade(database_url: str, migrations_dir: Path, revision: str = "head") -> None:
     """Brings the database up to `revision`; safe to run from several processes at once."""
-    command.upgrade(alembic_config(database_url, migrations_dir), revision)
+    with _IN_PROCESS:
+        command.upgrade(alembic_config(database_url, migrations_dir), revision)
 
 
 def is_current(database_url: str, migrations_dir: Path) -> bool:

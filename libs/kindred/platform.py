@@ -22,6 +22,10 @@ from kindred.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# How long a stopping process waits for its consumer to close (a group join can take
+# most of the session timeout).
+CONSUMER_STOP_SECONDS = 3
+
 
 class Platform:
     """Owns one subgraph's connections and its relay and consumer tasks."""
@@ -60,6 +64,7 @@ class Platform:
                 producer=self.producer,
                 fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
                 instance_id=settings.instance_id,
+                session_timeout_ms=settings.consumer_session_timeout_ms,
             )
             if handlers
             else None
@@ -105,7 +110,13 @@ class Platform:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.consumer is not None:
-            await self.consumer.stop()
+            try:
+                await asyncio.wait_for(self.consumer.stop(), CONSUMER_STOP_SECONDS)
+            except TimeoutError:
+                # Stopped while still joining its group: the join answers only when the
+                # group settles. Offsets are committed as events are handled, so nothing
+                # is lost by not waiting; the broker drops the member after its session.
+                log.warning("the event consumer did not stop within %d s", CONSUMER_STOP_SECONDS)
         await self.producer.stop()
         await self.cache.close()
         await self.limiter.close()

@@ -88,6 +88,9 @@ class Settings:
     # Also the event latency on the embedded broker, which does not answer a waiting fetch
     # early; shorter waits cost idle CPU in every consumer and in the broker.
     consumer_fetch_max_wait_ms: int
+    # How long the group waits for a silent member before handing its partitions to the
+    # others (a member with a stable instance id does not leave the group when it stops).
+    consumer_session_timeout_ms: int
     instance_id: str
     db_pool_size: int
     db_max_overflow: int
@@ -135,12 +138,14 @@ class Settings:
         return f"{self.subgraph}_db"
 
 
-def load_settings(subgraph: str) -> Settings:
-    """Reads the settings of `subgraph` from the environment (`KINDRED_*`)."""
+def load_settings(subgraph: str, *, port: int | None = None) -> Settings:
+    """Reads the settings of `subgraph` from the environment (`KINDRED_*`); `port` is
+    where it listens when several subgraphs share a process (else `KINDRED_PORT`)."""
     data_dir = Path(_env("KINDRED_DATA_DIR", ".data")).resolve()
     server_url = _env("KINDRED_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
     database_url = _env(f"KINDRED_{subgraph.upper()}_DATABASE_URL", f"{server_url}/{subgraph}_db")
-    port = int(_env("KINDRED_PORT", str(SUBGRAPH_PORTS.get(subgraph, 3000))))
+    if port is None:
+        port = int(_env("KINDRED_PORT", str(SUBGRAPH_PORTS.get(subgraph, 3000))))
     return Settings(
         subgraph=subgraph,
         database_url=database_url,
@@ -171,6 +176,7 @@ def load_settings(subgraph: str) -> Settings:
             _env("KINDRED_STAFF_JWT_PRIVATE_KEY_PATH", str(data_dir / "keys" / "staff-signing.pem"))
         ),
         consumer_fetch_max_wait_ms=int(_env("KINDRED_CONSUMER_FETCH_MAX_WAIT_MS", "50")),
+        consumer_session_timeout_ms=int(_env("KINDRED_CONSUMER_SESSION_TIMEOUT_MS", "30000")),
         # Connections kept open. Requests beyond it wait for one: overflow connections
         # would be opened and closed per request under load.
         db_pool_size=int(_env("KINDRED_DB_POOL_SIZE", "20")),

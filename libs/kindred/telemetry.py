@@ -8,12 +8,13 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -26,6 +27,32 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("kindred")
+# Providers already given the exporter the environment names.
+_EXPORTING: set[TracerProvider] = set()
+# The service whose code runs, where one process serves several subgraphs (`make dev`):
+# its spans carry that subgraph's service name rather than the process's.
+_service: ContextVar[Resource | None] = ContextVar("kindred_service", default=None)
+_SERVICES: dict[str, Resource] = {}
+
+
+def service_name(subgraph: str) -> str:
+    return f"kindred-{subgraph}"
+
+
+def serve_as(subgraph: str) -> None:
+    """Spans started from here on in this context (and the tasks and threads it starts)
+    belong to `subgraph`: set by the process that serves several (`kindred.devstack.host`)."""
+    name = service_name(subgraph)
+    _service.set(_SERVICES.setdefault(name, Resource.create({"service.name": name})))
+
+
+class _ServiceOfContext(SpanProcessor):
+    """Gives a span the resource of the subgraph whose context started it (`serve_as`)."""
+
+    def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
+        resource = _service.get()
+        if resource is not None:
+            span._resource = resource  # the SDK keeps no other way to set it per span
 
 
 def otlp_traces_url(environ: Mapping[str, str] = os.environ) -> str | None:
@@ -50,12 +77,18 @@ def setup_tracing(service: str, exporter: SpanExporter | None = None) -> TracerP
     if isinstance(current, TracerProvider):
         provider = current
     else:
-        provider = TracerProvider(resource=Resource.create({"service.name": f"kindred-{service}"}))
+        provider = TracerProvider(resource=Resource.create({"service.name": service_name(service)}))
+        provider.add_span_processor(_ServiceOfContext())
         trace.set_tracer_provider(provider)
     url = otlp_traces_url()
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
+    elif provider in _EXPORTING:
+        # Every app of a process that serves several subgraphs (`make dev`) asks again:
+        # one exporter per process, or each span would be sent once per subgraph.
+        pass
     elif url:
+        _EXPORTING.add(provider)
         provider.add_span_processor(
             BatchSpanProcessor(
                 OtlpJsonExporter(url),
@@ -65,6 +98,7 @@ def setup_tracing(service: str, exporter: SpanExporter | None = None) -> TracerP
             )
         )
     elif os.environ.get("KINDRED_TRACE_CONSOLE") == "1":
+        _EXPORTING.add(provider)
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     return provider
 

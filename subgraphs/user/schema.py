@@ -566,7 +566,7 @@ class Mutation:
         async with platform.db.unit_of_work() as uow:
             account = await service.delete_account(uow, user_id=parse_id(identity.user_id))
             await uow.commit()
-        await service.forget_cached(platform.cache, account.id)
+        await service.forget_cached(platform.cache, account.id, version=account.version)
         return True
 
 

@@ -347,12 +347,14 @@ def _stale(expected_version: int, current_version: int) -> Conflict:
 
 
 async def refresh_cache(cache: Cache, account: AccountView) -> None:
-    """After a commit: the cache holds the new version at once."""
-    await cache.put(_cache_key(account.id), account.to_json())
+    """After a commit: every replica's reads see the new version at once (a slower
+    writer of an older version does not replace it)."""
+    await cache.put(_cache_key(account.id), account.to_json(), version=account.version)
 
 
-async def forget_cached(cache: Cache, user_id: uuid.UUID) -> None:
-    await cache.invalidate(_cache_key(user_id))
+async def forget_cached(cache: Cache, user_id: uuid.UUID, *, version: int) -> None:
+    """After a deletion at `version`: no replica serves the account from the cache."""
+    await cache.invalidate(_cache_key(user_id), version=version)
 
 
 async def register_device(

@@ -1,4 +1,9 @@
-"""The whole system on free ports: every subgraph as a process and the gateway in front."""
+"""The whole system on free ports: every subgraph and the gateway in front.
+
+The subgraphs run as `make dev` runs them: all in one process (lighter and quicker to
+start on two cores), or one process each with KINDRED_DEV_PROCESSES=separate. A test that
+kills or restarts one subgraph gets it in a process of its own first (`stop_subgraph` and
+`start_subgraph`, or `Stack.own_process`), so the others keep running."""
 
 from __future__ import annotations
 

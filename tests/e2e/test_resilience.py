@@ -117,6 +117,10 @@ async def test_duplicate_and_out_of_order_events_change_nothing(
 async def test_a_consumer_killed_mid_stream_resumes_without_loss(
     gateway: httpx.AsyncClient, stack: Stack, queuing_db: psycopg.Connection[Any]
 ) -> None:
+    # Queuing in a process of its own (the stack may serve every subgraph from one): the
+    # SIGKILL below must take down the consumer and nothing else.
+    await asyncio.to_thread(stack.own_process, "queuing")
+    await asyncio.to_thread(wait_for_consumer, stack, "queuing")
     members = [await register(gateway) for _ in range(8)]
     for member in members:
         await gql(gateway, "mutation { joinQueue { syncedVersion } }", token=member.access_token)

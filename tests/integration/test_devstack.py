@@ -214,3 +214,54 @@ def test_supervisor_names_the_subgraph_that_never_gets_healthy(infra, tmp_path, 
     with _own_stack(infra, tmp_path, "queuing") as stack:
         with pytest.raises(StartupError, match=r"(?s)queuing: exited with code \d+.*no settings"):
             stack.start_subgraph("queuing", timeout=30, app="broken_subgraph:app")
+
+
+def test_one_process_serves_each_subgraph_on_its_port_and_lets_one_go_alone(infra, tmp_path):
+    ports = {"subscription": free_port(), "interaction": free_port()}
+    stack = Stack(
+        tmp_path / "data",
+        subgraph_ports=ports,
+        gateway_port=free_port(),
+        postgres_url=infra.postgres_url,
+        redis_url=infra.redis_url,
+        kafka_bootstrap=infra.kafka_bootstrap,
+        repo_root=REPO_ROOT,
+        echo=False,
+        processes="one",
+    )
+
+    def health(name: str) -> dict:
+        return httpx.get(f"{stack.subgraph_url(name)}/health", timeout=5).json()
+
+    with stack:
+        stack.start_subgraphs(timeout=120)
+        host = stack.host
+        assert host is not None and host.running() and stack.subgraphs == {}
+        assert {name: health(name)["subgraph"] for name in ports} == {n: n for n in ports}
+        assert {stack.process_of(name) for name in ports} == {host}
+        # Each subgraph's lines land in its own log file, as if it ran alone.
+        log = (stack.log_dir / "interaction.log").read_text()
+        assert f"Uvicorn running on http://127.0.0.1:{ports['interaction']}" in log
+        assert "[interaction]" not in log and "subscription" not in log
+
+        stack.stop_subgraph("subscription")  # only that one: the process serves the other
+        assert not port_answers(ports["subscription"])
+        assert host.running() and health("interaction")["status"] == "ok"
+
+        alone = stack.own_process("subscription")  # back, in a process of its own
+        assert alone.pid != host.pid and alone is stack.process_of("subscription")
+        assert health("subscription")["status"] == "ok"
+    assert not host.running() and not alone.running()
+    assert not any(port_answers(port) for port in ports.values())
+
+
+def test_the_layout_is_one_or_separate(tmp_path, monkeypatch):
+    monkeypatch.setenv("KINDRED_DEV_PROCESSES", "many")
+    with pytest.raises(StartupError, match=r"KINDRED_DEV_PROCESSES='many'.*separate"):
+        Stack(
+            tmp_path,
+            repo_root=REPO_ROOT,
+            postgres_url="postgresql://x",
+            redis_url="redis://x",
+            kafka_bootstrap="x:1",
+        )

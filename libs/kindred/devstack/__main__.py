@@ -6,9 +6,10 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from kindred.devstack.process import StartupError
+from kindred.devstack.process import ManagedProcess, StartupError
 from kindred.devstack.stack import (
     DEFAULT_GATEWAY_PORT,
     DEFAULT_TRACE_STORE_PORT,
@@ -27,8 +28,9 @@ def _request_shutdown(signum: int, frame: object) -> None:
 
 def stack_from_env() -> Stack:
     """A Stack on the default ports, configured by KINDRED_DATA_DIR, KINDRED_POSTGRES_URL,
-    KINDRED_REDIS_URL, KINDRED_KAFKA_BOOTSTRAP (external servers), KINDRED_GATEWAY_PORT and
-    KINDRED_TRACE_STORE_PORT (`0`: no trace store)."""
+    KINDRED_REDIS_URL, KINDRED_KAFKA_BOOTSTRAP (external servers), KINDRED_GATEWAY_PORT,
+    KINDRED_TRACE_STORE_PORT (`0`: no trace store) and KINDRED_DEV_PROCESSES (`one` process
+    for every subgraph, or `separate`)."""
     repo_root = find_repo_root()
     data_dir = Path(os.environ.get("KINDRED_DATA_DIR", ".data"))
     if not data_dir.is_absolute():
@@ -74,7 +76,9 @@ def watch(stack: Stack) -> None:
     reported: set[str] = set()
     while True:
         time.sleep(1.0)
-        processes = dict(stack.subgraphs)
+        processes: dict[str, ManagedProcess] = dict(stack.subgraphs)
+        if stack.host is not None:
+            processes[f"the subgraphs' process ({', '.join(stack.host.ports)})"] = stack.host
         if stack.gateway is not None:
             processes["gateway"] = stack.gateway
         if stack.engine is not None:
@@ -90,14 +94,14 @@ def watch(stack: Stack) -> None:
                 )
 
 
-def main() -> int:
+def main(make_stack: Callable[[], Stack] = stack_from_env) -> int:
     """Run the stack; return 0 after a clean stop on a signal, 1 if it could not start."""
     signal.signal(signal.SIGINT, _request_shutdown)
     signal.signal(signal.SIGTERM, _request_shutdown)
     code = 0
     stack: Stack | None = None
     try:
-        stack = stack_from_env()
+        stack = make_stack()
         stack.start()
         print(banner(stack), flush=True)
         watch(stack)

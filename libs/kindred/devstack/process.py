@@ -7,6 +7,7 @@ import ctypes
 import itertools
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -92,6 +93,7 @@ class ManagedProcess:
         echo: bool = True,
         user: str | None = None,
         group: int | None = None,
+        commands: bool = False,
     ) -> None:
         self.name = name
         self.argv = list(argv)
@@ -103,7 +105,8 @@ class ManagedProcess:
         self._log = log_path.open("a", buffering=1, encoding="utf-8", errors="replace")
         self.popen = subprocess.Popen(
             self.argv,
-            stdin=subprocess.DEVNULL,
+            # A pipe when the process takes commands on stdin (see `command`).
+            stdin=subprocess.PIPE if commands else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=dict(env) if env is not None else None,
@@ -122,21 +125,34 @@ class ManagedProcess:
     def pid(self) -> int:
         return self.popen.pid
 
-    def _prefix(self) -> str:
+    def _prefix(self, name: str | None = None, color: str | None = None) -> str:
+        name, color = name or self.name, color or self._color
         if sys.stdout.isatty() and "NO_COLOR" not in os.environ:
-            return f"\x1b[{self._color}m[{self.name}]\x1b[0m "
-        return f"[{self.name}] "
+            return f"\x1b[{color}m[{name}]\x1b[0m "
+        return f"[{name}] "
 
     def _copy_output(self) -> None:
         assert self.popen.stdout is not None
         for raw in self.popen.stdout:
             line = raw.decode("utf-8", errors="replace").rstrip("\n")
             self.recent.append(line)
-            self._log.write(line + "\n")
-            if self.echo:
-                with _print_lock:
-                    print(self._prefix() + line, flush=True)
+            self._copy_line(line)
+        self._close_logs()
+
+    def _close_logs(self) -> None:
         self._log.close()
+
+    def _copy_line(self, line: str) -> None:
+        self._log.write(line + "\n")
+        if self.echo:
+            with _print_lock:
+                print(self._prefix() + line, flush=True)
+
+    def command(self, line: str) -> None:
+        """Writes one line to the process's standard input (made with commands=True)."""
+        assert self.popen.stdin is not None, "this process takes no commands"
+        self.popen.stdin.write(line.encode() + b"\n")
+        self.popen.stdin.flush()
 
     def running(self) -> bool:
         return self.popen.poll() is None
@@ -165,6 +181,92 @@ class ManagedProcess:
         """Signal the process group, wait up to grace seconds, then SIGKILL it."""
         stop_process_group(self.popen, grace=grace, sig=sig)
         self._pump.join(2.0)
+
+
+# What kindred.devstack.host writes: `[name] line`, and `[host] stopped <name>` once a
+# subgraph it served has shut down.
+HOST_WRITER = "host"
+STOPPED = "stopped "
+_PREFIXED = re.compile(r"^\[(?P<name>[^\]\s]+)\] (?P<text>.*)$")
+
+
+class HostProcess(ManagedProcess):
+    """One process serving several subgraphs (`python -m kindred.devstack.host`), each on
+    its own port. Its lines go to each subgraph's own log file and are echoed as
+    `[subgraph] line`, as if each ran alone; the host's own lines go to log_path."""
+
+    def __init__(
+        self,
+        name: str,
+        ports: Mapping[str, int],
+        *,
+        log_dir: Path,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        echo: bool = True,
+    ) -> None:
+        self.ports = dict(ports)
+        # The subgraphs it serves; one leaves the set once `stop_serving` has stopped it.
+        self.serving = set(ports)
+        self._stopped = {subgraph: threading.Event() for subgraph in ports}
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self._logs = {
+            subgraph: (log_dir / f"{subgraph}.log").open(
+                "a", buffering=1, encoding="utf-8", errors="replace"
+            )
+            for subgraph in ports
+        }
+        self._colors = {subgraph: next(_COLORS) for subgraph in ports}
+        argv = [
+            sys.executable,
+            "-m",
+            "kindred.devstack.host",
+            *(f"{subgraph}={port}" for subgraph, port in ports.items()),
+        ]
+        super().__init__(
+            name,
+            argv,
+            log_path=log_dir / f"{name}.log",
+            env=env,
+            cwd=cwd,
+            echo=echo,
+            commands=True,
+        )
+
+    def _copy_line(self, line: str) -> None:
+        match = _PREFIXED.match(line)
+        writer, text = (match.group("name"), match.group("text")) if match else ("", line)
+        if writer in self._logs:
+            self._logs[writer].write(text + "\n")
+            if self.echo:
+                with _print_lock:
+                    print(self._prefix(writer, self._colors[writer]) + text, flush=True)
+            return
+        if writer == HOST_WRITER and text.startswith(STOPPED):
+            stopped = self._stopped.get(text.removeprefix(STOPPED).strip())
+            if stopped is not None:
+                stopped.set()
+        super()._copy_line(text)
+
+    def _close_logs(self) -> None:
+        for log in self._logs.values():
+            log.close()
+        super()._close_logs()
+
+    def stop_serving(self, subgraph: str, grace: float = 10.0) -> None:
+        """Shut one subgraph down (as SIGTERM would a process of its own) and wait until
+        it has; raise StartupError if it does not within grace seconds."""
+        if subgraph not in self.serving:
+            return
+        if self.running():
+            self.command(f"stop {subgraph}")
+            deadline = time.monotonic() + grace
+            while not self._stopped[subgraph].wait(0.05):
+                if not self.running():
+                    break
+                if time.monotonic() > deadline:
+                    raise self.failure(f"{subgraph} did not stop within {grace:.0f} s")
+        self.serving.discard(subgraph)
 
 
 def stop_process_group(popen: subprocess.Popen, *, grace: float, sig: int) -> None:

