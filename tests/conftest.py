@@ -94,6 +94,10 @@ def infra(
         stack_databases = [database_name(name) for name in _declared_subgraphs()]
         yield _external_infra(stack_databases)
         return
+    # Tests kill subgraphs on purpose; a killed consumer's place in its group is given back
+    # after its session times out, and every restart waits for that: shorter than the
+    # production default (30 s), as long as two missed heartbeats on a busy 2-core machine.
+    os.environ.setdefault("KINDRED_CONSUMER_SESSION_TIMEOUT_MS", "10000")
     stack = Stack(
         tmp_path_factory.mktemp("kindred"),
         postgres_port=free_port(),
