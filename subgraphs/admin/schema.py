@@ -8,7 +8,6 @@ schema says so (`@authenticated @requiresScopes`) and the subgraph checks it its
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
@@ -17,8 +16,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from kindred import sessions
 from kindred.context import RequestContext
-from kindred.credentials import TokenIssuer
 from kindred.errors import Forbidden
 from kindred.graphql import build_schema, describe_values
 from kindred.ids import parse_id
@@ -215,17 +214,8 @@ class CreateStaffInput:
     role: StaffRole = strawberry.field(description="SUPPORT, MODERATOR or ADMIN.")
 
 
-@dataclass(frozen=True)
-class AdminState:
-    """The admin subgraph's long-lived objects (its `Platform.state`)."""
-
-    issuer: TokenIssuer
-    limits: service.SignInLimits
-
-
-def _state(info: Ctx) -> AdminState:
-    state: AdminState = info.context.platform.state
-    return state
+def _state(info: Ctx) -> sessions.SignInState:
+    return sessions.state_of(info.context)
 
 
 def _signed_in(info: Ctx, staff: Any, refresh_token: str) -> StaffAuthPayload:
@@ -431,8 +421,7 @@ class Mutation:
             str, strawberry.argument(description="The refresh token of the session to end.")
         ],
     ) -> bool:
-        async with info.context.platform.db.session() as session, session.begin():
-            await service.revoke_refresh_token(session, token=refresh_token)
+        await service.SESSIONS.end(info.context.platform.db, token=refresh_token)
         return True
 
     @staff_mutation(
