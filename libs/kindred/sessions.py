@@ -44,7 +44,17 @@ class _Account(Protocol):
 
 
 AccountT = TypeVar("AccountT", bound=_Account)
+AccountT_co = TypeVar("AccountT_co", bound=_Account, covariant=True)
 OwnerT = TypeVar("OwnerT")
+
+
+class Authenticate(Protocol[AccountT_co]):
+    """A subgraph's check of credentials: the account, `UNAUTHENTICATED` for a wrong email
+    or password, or another refusal for an account that may not sign in."""
+
+    def __call__(
+        self, session: AsyncSession, *, email: str, password: str
+    ) -> Awaitable[AccountT_co]: ...
 
 
 def _now() -> datetime:
@@ -185,9 +195,10 @@ async def sign_in(
     tokens: RefreshTokens,
     *,
     email: str,
+    password: str,
     address: str | None,
     refresh_ttl_seconds: int,
-    authenticate: Callable[[AsyncSession], Awaitable[AccountT]],
+    authenticate: Authenticate[AccountT],
 ) -> tuple[AccountT, str]:
     """The account `authenticate` finds and a new refresh token, within the sign-in limits
     (`RATE_LIMITED`).
@@ -201,7 +212,7 @@ async def sign_in(
     attempt = await limiter.hit(limits.login_account, account_key)
     try:
         async with database.session() as session, session.begin():
-            account = await authenticate(session)
+            account = await authenticate(session, email=email, password=password)
             refresh = await tokens.issue(
                 session, owner_id=account.id, ttl_seconds=refresh_ttl_seconds
             )

@@ -380,14 +380,16 @@ class Mutation:
         password: Annotated[str, strawberry.argument(description="The staff member's password.")],
     ) -> StaffAuthPayload:
         platform = info.context.platform
-        staff, refresh = await service.sign_in(
+        staff, refresh = await sessions.sign_in(
             platform.db,
             platform.limiter,
             _state(info).limits,
+            service.SESSIONS,
             email=email,
             password=password,
             address=info.context.client_address,
             refresh_ttl_seconds=platform.settings.staff_refresh_token_ttl_seconds,
+            authenticate=service.authenticate,
         )
         return _signed_in(info, staff, refresh)
 
@@ -403,13 +405,15 @@ class Mutation:
         ],
     ) -> StaffAuthPayload:
         platform = info.context.platform
-        staff, refresh = await service.refresh_session(
+        staff, refresh = await sessions.refresh_session(
             platform.db,
             platform.limiter,
             _state(info).limits,
+            service.SESSIONS,
             token=refresh_token,
             address=info.context.client_address,
             refresh_ttl_seconds=platform.settings.staff_refresh_token_ttl_seconds,
+            check_owner=service.enabled_staff,
         )
         return _signed_in(info, staff, refresh)
 

@@ -21,7 +21,6 @@ from kindred import credentials, sessions
 from kindred.db import Database
 from kindred.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from kindred.pagination import older_than
-from kindred.ratelimit import RateLimiter
 from kindred.staff import Role
 from subgraphs.admin.models import AuditEntry, StaffAccount, StaffRefreshToken
 
@@ -208,6 +207,11 @@ async def disable_staff(
 # -- sign-in --------------------------------------------------------------------------------
 
 
+def _refuse_if_disabled(staff: StaffAccount) -> None:
+    if staff.disabled_at is not None:
+        raise Forbidden("This staff account is disabled.", reason="DISABLED")
+
+
 async def authenticate(session: AsyncSession, *, email: str, password: str) -> StaffAccount:
     """The staff account with these credentials, or `UNAUTHENTICATED`; a disabled account
     with the right password is `FORBIDDEN` (`extensions.reason` DISABLED)."""
@@ -218,8 +222,7 @@ async def authenticate(session: AsyncSession, *, email: str, password: str) -> S
     if not await asyncio.to_thread(credentials.verify_password, stored, password):
         raise Unauthenticated("The email or the password is wrong.")
     assert staff is not None
-    if staff.disabled_at is not None:
-        raise Forbidden("This staff account is disabled.", reason="DISABLED")
+    _refuse_if_disabled(staff)
     return staff
 
 
@@ -227,62 +230,12 @@ SESSIONS = sessions.RefreshTokens(StaffRefreshToken, owner="staff_id", limit_key
 """Staff refresh tokens (`staff_refresh_tokens.staff_id`)."""
 
 
-async def sign_in(
-    database: Database,
-    limiter: RateLimiter,
-    limits: sessions.SignInLimits,
-    *,
-    email: str,
-    password: str,
-    address: str | None,
-    refresh_ttl_seconds: int,
-) -> tuple[StaffAccount, str]:
-    """`authenticate` and a new refresh token, within the sign-in limits (`RATE_LIMITED`);
-    a disabled account is `FORBIDDEN` (not counted as a failure)."""
-
-    async def signed_in(session: AsyncSession) -> StaffAccount:
-        return await authenticate(session, email=email, password=password)
-
-    return await sessions.sign_in(
-        database,
-        limiter,
-        limits,
-        SESSIONS,
-        email=email,
-        address=address,
-        refresh_ttl_seconds=refresh_ttl_seconds,
-        authenticate=signed_in,
-    )
-
-
-async def _enabled_staff(session: AsyncSession, staff_id: uuid.UUID) -> StaffAccount:
+async def enabled_staff(session: AsyncSession, staff_id: uuid.UUID) -> StaffAccount:
+    """The staff account, unless disabled (`FORBIDDEN`): the check before a session is
+    refreshed."""
     staff = await get_staff(session, staff_id)
-    if staff.disabled_at is not None:
-        raise Forbidden("This staff account is disabled.", reason="DISABLED")
+    _refuse_if_disabled(staff)
     return staff
-
-
-async def refresh_session(
-    database: Database,
-    limiter: RateLimiter,
-    limits: sessions.SignInLimits,
-    *,
-    token: str,
-    address: str | None,
-    refresh_ttl_seconds: int,
-) -> tuple[StaffAccount, str]:
-    """Spends a refresh token for a new one, within the limits; reusing a spent token ends
-    every session of its account; a disabled account is `FORBIDDEN` (the token stays unspent)."""
-    return await sessions.refresh_session(
-        database,
-        limiter,
-        limits,
-        SESSIONS,
-        token=token,
-        address=address,
-        refresh_ttl_seconds=refresh_ttl_seconds,
-        check_owner=_enabled_staff,
-    )
 
 
 # -- the audit log --------------------------------------------------------------------------

@@ -424,14 +424,16 @@ class Mutation:
         password: Annotated[str, strawberry.argument(description="The member's password.")],
     ) -> AuthPayload:
         platform, state = info.context.platform, sessions.state_of(info.context)
-        account, refresh = await service.sign_in(
+        account, refresh = await sessions.sign_in(
             platform.db,
             platform.limiter,
             state.limits,
+            service.SESSIONS,
             email=email,
             password=password,
             address=info.context.client_address,
             refresh_ttl_seconds=platform.settings.refresh_token_ttl_seconds,
+            authenticate=service.authenticate,
         )
         return await _sign_in(info, AccountView.from_row(account), refresh)
 
@@ -448,13 +450,15 @@ class Mutation:
         ],
     ) -> AuthPayload:
         platform, state = info.context.platform, sessions.state_of(info.context)
-        user_id, refresh = await service.refresh_session(
+        user_id, refresh = await sessions.refresh_session(
             platform.db,
             platform.limiter,
             state.limits,
+            service.SESSIONS,
             token=refresh_token,
             address=info.context.client_address,
             refresh_ttl_seconds=platform.settings.refresh_token_ttl_seconds,
+            check_owner=service.not_banned,
         )
         accounts = await service.get_many(platform.db, platform.cache, [user_id])
         if accounts[0] is None:

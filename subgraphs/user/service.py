@@ -20,7 +20,6 @@ from kindred.cache import Cache
 from kindred.db import Database, UnitOfWork
 from kindred.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from kindred.pagination import older_than
-from kindred.ratelimit import RateLimiter
 from subgraphs.user import events, profile
 from subgraphs.user.models import VIEW_FIELDS, Account, AccountView, Device, RefreshToken
 
@@ -75,7 +74,8 @@ async def refuse_if_banned(session: AsyncSession, user_id: uuid.UUID) -> None:
 
 
 async def authenticate(session: AsyncSession, *, email: str, password: str) -> Account:
-    """The account with these credentials, or `UNAUTHENTICATED`."""
+    """The account with these credentials, or `UNAUTHENTICATED`; a banned member with the
+    right password is `FORBIDDEN` (`extensions.reason` BANNED)."""
     account = (
         await session.exec(
             select(Account).where(
@@ -87,6 +87,7 @@ async def authenticate(session: AsyncSession, *, email: str, password: str) -> A
     if not await asyncio.to_thread(credentials.verify_password, stored, password):
         raise Unauthenticated("The email or the password is wrong.")
     assert account is not None
+    await refuse_if_banned(session, account.id)
     return account
 
 
@@ -94,62 +95,10 @@ SESSIONS = sessions.RefreshTokens(RefreshToken, owner="user_id", limit_key="acco
 """Members' refresh tokens (`refresh_tokens.user_id`)."""
 
 
-async def sign_in(
-    database: Database,
-    limiter: RateLimiter,
-    limits: sessions.SignInLimits,
-    *,
-    email: str,
-    password: str,
-    address: str | None,
-    refresh_ttl_seconds: int,
-) -> tuple[Account, str]:
-    """`authenticate` and a new refresh token, within the sign-in limits (`RATE_LIMITED`).
-    A banned member with the right password is `FORBIDDEN` (not counted as a failure)."""
-
-    async def signed_in(session: AsyncSession) -> Account:
-        account = await authenticate(session, email=email, password=password)
-        await refuse_if_banned(session, account.id)
-        return account
-
-    return await sessions.sign_in(
-        database,
-        limiter,
-        limits,
-        SESSIONS,
-        email=email,
-        address=address,
-        refresh_ttl_seconds=refresh_ttl_seconds,
-        authenticate=signed_in,
-    )
-
-
-async def _not_banned(session: AsyncSession, user_id: uuid.UUID) -> uuid.UUID:
+async def not_banned(session: AsyncSession, user_id: uuid.UUID) -> uuid.UUID:
+    """The member, unless banned (`FORBIDDEN`): the check before a session is refreshed."""
     await refuse_if_banned(session, user_id)
     return user_id
-
-
-async def refresh_session(
-    database: Database,
-    limiter: RateLimiter,
-    limits: sessions.SignInLimits,
-    *,
-    token: str,
-    address: str | None,
-    refresh_ttl_seconds: int,
-) -> tuple[uuid.UUID, str]:
-    """The member and a new refresh token for `token`, within the sign-in limits; a banned
-    member is `FORBIDDEN` and the token stays unspent."""
-    return await sessions.refresh_session(
-        database,
-        limiter,
-        limits,
-        SESSIONS,
-        token=token,
-        address=address,
-        refresh_ttl_seconds=refresh_ttl_seconds,
-        check_owner=_not_banned,
-    )
 
 
 async def get_many(
