@@ -263,6 +263,24 @@ async def republish(db: Database, source: Source, keys: Sequence[Key]) -> list[K
     return published
 
 
+# -- the profile copy matching keeps ------------------------------------------------------
+
+MATCHING_PROFILE_FIELDS = (
+    "birthdate",
+    "gender",
+    "latitude",
+    "longitude",
+    "interests",
+    "languages",
+    "min_age",
+    "max_age",
+    "genders_sought",
+    "max_distance_km",
+)
+"""The profile fields (of `user.profile.updated`) queuing copies for matching: the user
+subgraph's `profiles` source reads them, queuing's `profiles` read model compares them."""
+
+
 # -- the member_state read models (blocks, suspensions, entitlements) -------------------
 # Their owners' `state` gives these shapes; every keeper compares its member_state table
 # with them the same way.

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kindred.auth import ACTION_TOKEN_TTL_SECONDS, ALGORITHM, AUDIENCE, AUDIT_CLAIM
+from kindred.settings import Settings
 
 _hasher = PasswordHasher()
 # Verifying against this when the email is unknown keeps login timing the same.
@@ -186,3 +187,24 @@ class TokenIssuer:
 
     def _sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self.kid_str})
+
+
+def member_token_issuer(settings: Settings) -> TokenIssuer:
+    """Signs members' tokens (the user subgraph's): its key, the published keys beside it."""
+    return TokenIssuer(
+        load_or_create_signing_key(settings.jwt_private_key_path, create=settings.jwt_create_key),
+        issuer=settings.jwt_issuer,
+        ttl_seconds=settings.access_token_ttl_seconds,
+        published=load_published_keys(settings.jwt_published_keys_path),
+    )
+
+
+def staff_token_issuer(settings: Settings) -> TokenIssuer:
+    """Signs staff tokens with the admin subgraph's own key (never the members' key)."""
+    return TokenIssuer(
+        load_or_create_signing_key(
+            settings.staff_jwt_private_key_path, create=settings.jwt_create_key
+        ),
+        issuer=settings.staff_jwt_issuer,
+        ttl_seconds=settings.staff_access_token_ttl_seconds,
+    )

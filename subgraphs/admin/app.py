@@ -6,49 +6,23 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
 from kindred.app import Subgraph, create_app
-from kindred.auth import TokenVerifier, trusted_verifier
-from kindred.credentials import TokenIssuer, load_or_create_signing_key
+from kindred.credentials import staff_token_issuer
 from kindred.platform import Platform
+from kindred.sessions import SignInLimits, SignInState, jwks_route, local_verifier
 from kindred.settings import Settings
 from subgraphs.admin import service
 from subgraphs.admin.handlers import HANDLERS
-from subgraphs.admin.schema import AdminState, schema
+from subgraphs.admin.schema import schema
 
 log = logging.getLogger(__name__)
 
 
-def staff_token_issuer(settings: Settings) -> TokenIssuer:
-    """Signs staff tokens with the admin subgraph's own key (never the user subgraph's)."""
-    return TokenIssuer(
-        load_or_create_signing_key(
-            settings.staff_jwt_private_key_path, create=settings.jwt_create_key
-        ),
-        issuer=settings.staff_jwt_issuer,
-        ttl_seconds=settings.staff_access_token_ttl_seconds,
+def admin_state(settings: Settings) -> SignInState:
+    return SignInState(
+        issuer=staff_token_issuer(settings),
+        limits=SignInLimits.from_settings(settings, prefix="staff-"),
     )
-
-
-def admin_state(settings: Settings) -> AdminState:
-    return AdminState(
-        issuer=staff_token_issuer(settings), limits=service.SignInLimits.from_settings(settings)
-    )
-
-
-def local_verifier(settings: Settings, state: AdminState) -> TokenVerifier:
-    async def staff_keys() -> dict[str, Any]:
-        return state.issuer.jwks()
-
-    return trusted_verifier(settings, staff_keys=staff_keys)
-
-
-async def jwks(request: Request) -> JSONResponse:
-    state: AdminState = request.app.state.platform.state
-    return JSONResponse(state.issuer.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
 async def seed(platform: Platform) -> None:
@@ -67,9 +41,9 @@ SUBGRAPH = Subgraph(
     schema=schema,
     migrations_dir=Path(__file__).parent / "migrations",
     handlers=HANDLERS,
-    routes=[Route("/.well-known/jwks.json", jwks)],
+    routes=[jwks_route()],
     state=admin_state,
-    verifier=local_verifier,
+    verifier=local_verifier(staff=True),
     on_start=seed,
 )
 

@@ -8,7 +8,6 @@ schema says so (`@authenticated @requiresScopes`) and the subgraph checks it its
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
@@ -17,8 +16,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from kindred import sessions
 from kindred.context import RequestContext
-from kindred.credentials import TokenIssuer
 from kindred.errors import Forbidden
 from kindred.graphql import build_schema, describe_values
 from kindred.ids import parse_id
@@ -215,17 +214,8 @@ class CreateStaffInput:
     role: StaffRole = strawberry.field(description="SUPPORT, MODERATOR or ADMIN.")
 
 
-@dataclass(frozen=True)
-class AdminState:
-    """The admin subgraph's long-lived objects (its `Platform.state`)."""
-
-    issuer: TokenIssuer
-    limits: service.SignInLimits
-
-
-def _state(info: Ctx) -> AdminState:
-    state: AdminState = info.context.platform.state
-    return state
+def _state(info: Ctx) -> sessions.SignInState:
+    return sessions.state_of(info.context)
 
 
 def _signed_in(info: Ctx, staff: Any, refresh_token: str) -> StaffAuthPayload:
@@ -390,14 +380,16 @@ class Mutation:
         password: Annotated[str, strawberry.argument(description="The staff member's password.")],
     ) -> StaffAuthPayload:
         platform = info.context.platform
-        staff, refresh = await service.sign_in(
+        staff, refresh = await sessions.sign_in(
             platform.db,
             platform.limiter,
             _state(info).limits,
+            service.SESSIONS,
             email=email,
             password=password,
             address=info.context.client_address,
             refresh_ttl_seconds=platform.settings.staff_refresh_token_ttl_seconds,
+            authenticate=service.authenticate,
         )
         return _signed_in(info, staff, refresh)
 
@@ -413,13 +405,15 @@ class Mutation:
         ],
     ) -> StaffAuthPayload:
         platform = info.context.platform
-        staff, refresh = await service.refresh_session(
+        staff, refresh = await sessions.refresh_session(
             platform.db,
             platform.limiter,
             _state(info).limits,
+            service.SESSIONS,
             token=refresh_token,
             address=info.context.client_address,
             refresh_ttl_seconds=platform.settings.staff_refresh_token_ttl_seconds,
+            check_owner=service.enabled_staff,
         )
         return _signed_in(info, staff, refresh)
 
@@ -431,8 +425,7 @@ class Mutation:
             str, strawberry.argument(description="The refresh token of the session to end.")
         ],
     ) -> bool:
-        async with info.context.platform.db.session() as session, session.begin():
-            await service.revoke_refresh_token(session, token=refresh_token)
+        await service.SESSIONS.end(info.context.platform.db, token=refresh_token)
         return True
 
     @staff_mutation(

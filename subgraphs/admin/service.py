@@ -6,24 +6,21 @@ import asyncio
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kindred import credentials
+from kindred import credentials, sessions
 from kindred.db import Database
 from kindred.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from kindred.pagination import older_than
-from kindred.ratelimit import RateLimit, RateLimiter, address_key
-from kindred.settings import Settings
 from kindred.staff import Role
 from subgraphs.admin.models import AuditEntry, StaffAccount, StaffRefreshToken
 
@@ -185,7 +182,7 @@ async def change_role(
     staff.version += 1
     staff.updated_at = _now()
     session.add(staff)
-    await _revoke_all(session, staff.id)
+    await SESSIONS.revoke_all(session, staff.id)
     return staff
 
 
@@ -203,11 +200,16 @@ async def disable_staff(
     staff.version += 1
     staff.updated_at = staff.disabled_at
     session.add(staff)
-    await _revoke_all(session, staff.id)
+    await SESSIONS.revoke_all(session, staff.id)
     return staff
 
 
 # -- sign-in --------------------------------------------------------------------------------
+
+
+def _refuse_if_disabled(staff: StaffAccount) -> None:
+    if staff.disabled_at is not None:
+        raise Forbidden("This staff account is disabled.", reason="DISABLED")
 
 
 async def authenticate(session: AsyncSession, *, email: str, password: str) -> StaffAccount:
@@ -220,197 +222,20 @@ async def authenticate(session: AsyncSession, *, email: str, password: str) -> S
     if not await asyncio.to_thread(credentials.verify_password, stored, password):
         raise Unauthenticated("The email or the password is wrong.")
     assert staff is not None
-    if staff.disabled_at is not None:
-        raise Forbidden("This staff account is disabled.", reason="DISABLED")
+    _refuse_if_disabled(staff)
     return staff
 
 
-@dataclass(frozen=True)
-class SignInLimits:
-    """Brute-force limits on `staffLogin` and `staffRefreshToken`, the member sign-in's
-    rules and settings (`KINDRED_LOGIN_*`): failures per account, attempts per address."""
-
-    login_account: RateLimit
-    login_address: RateLimit
-    refresh_account: RateLimit
-    refresh_address: RateLimit
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SignInLimits:
-        failures, failure_window = (
-            settings.login_account_failures,
-            settings.login_account_window_seconds,
-        )
-        attempts, attempt_window = (
-            settings.login_address_attempts,
-            settings.login_address_window_seconds,
-        )
-        return cls(
-            login_account=RateLimit(
-                "staff-login-account",
-                failures,
-                failure_window,
-                message="Too many sign-in attempts for this account; try again in {wait}.",
-            ),
-            login_address=RateLimit(
-                "staff-login-address",
-                attempts,
-                attempt_window,
-                message="Too many sign-in attempts from your network; try again in {wait}.",
-            ),
-            refresh_account=RateLimit(
-                "staff-refresh-account",
-                failures,
-                failure_window,
-                message="Too many failed session refreshes for this account; try again in {wait}.",
-            ),
-            refresh_address=RateLimit(
-                "staff-refresh-address",
-                attempts,
-                attempt_window,
-                message="Too many session refreshes from your network; try again in {wait}.",
-            ),
-        )
+SESSIONS = sessions.RefreshTokens(StaffRefreshToken, owner="staff_id", limit_key="staff")
+"""Staff refresh tokens (`staff_refresh_tokens.staff_id`)."""
 
 
-async def sign_in(
-    database: Database,
-    limiter: RateLimiter,
-    limits: SignInLimits,
-    *,
-    email: str,
-    password: str,
-    address: str | None,
-    refresh_ttl_seconds: int,
-) -> tuple[StaffAccount, str]:
-    """`authenticate` and a new refresh token, within the sign-in limits (`RATE_LIMITED`).
-    Counted before the password is checked; a success forgets the account's failures."""
-    await limiter.hit(limits.login_address, address_key(address))
-    account_key = email.strip().lower()
-    attempt = await limiter.hit(limits.login_account, account_key)
-    try:
-        async with database.session() as session, session.begin():
-            staff = await authenticate(session, email=email, password=password)
-            refresh = await issue_refresh_token(
-                session, staff_id=staff.id, ttl_seconds=refresh_ttl_seconds
-            )
-    except Unauthenticated:
-        raise  # a failed attempt: it stays counted
-    except Exception:
-        await limiter.undo(attempt)  # not a wrong password (disabled, database down)
-        raise
-    await limiter.reset(limits.login_account, account_key)
-    return staff, refresh
-
-
-async def refresh_session(
-    database: Database,
-    limiter: RateLimiter,
-    limits: SignInLimits,
-    *,
-    token: str,
-    address: str | None,
-    refresh_ttl_seconds: int,
-) -> tuple[StaffAccount, str]:
-    """Spends a refresh token for a new one, within the limits; reusing a spent token ends
-    every session of its account; a disabled account is `FORBIDDEN`."""
-    await limiter.hit(limits.refresh_address, address_key(address))
-    token_hash = credentials.hash_refresh_token(token)
-    async with database.read() as connection:
-        owner = (
-            await connection.execute(
-                select(col(StaffRefreshToken.staff_id)).where(
-                    StaffRefreshToken.token_hash == token_hash
-                )
-            )
-        ).scalar()
-    account_key = f"staff:{owner}" if owner is not None else f"token:{token_hash}"
-    attempt = await limiter.hit(limits.refresh_account, account_key)
-    try:
-        async with database.session() as session:
-            refused: Unauthenticated | None = None
-            async with session.begin():
-                try:
-                    staff_id, refresh = await _rotate(
-                        session, token_hash=token_hash, ttl_seconds=refresh_ttl_seconds
-                    )
-                except Unauthenticated as error:
-                    refused = error  # commit what the refusal did (a reuse ends the family)
-                else:
-                    staff = await get_staff(session, staff_id)
-                    if staff.disabled_at is not None:
-                        raise Forbidden("This staff account is disabled.", reason="DISABLED")
-            if refused is not None:
-                raise refused
-    except Unauthenticated:
-        raise
-    except Exception:
-        await limiter.undo(attempt)
-        raise
-    await limiter.reset(limits.refresh_account, account_key)
-    return staff, refresh
-
-
-async def issue_refresh_token(
-    session: AsyncSession, *, staff_id: uuid.UUID, ttl_seconds: int
-) -> str:
-    token, token_hash = credentials.new_refresh_token()
-    now = _now()
-    session.add(
-        StaffRefreshToken(
-            staff_id=staff_id,
-            token_hash=token_hash,
-            created_at=now,
-            expires_at=now + timedelta(seconds=ttl_seconds),
-        )
-    )
-    return token
-
-
-async def _rotate(
-    session: AsyncSession, *, token_hash: str, ttl_seconds: int
-) -> tuple[uuid.UUID, str]:
-    stored = (
-        await session.exec(
-            select(StaffRefreshToken)
-            .where(StaffRefreshToken.token_hash == token_hash)
-            .with_for_update()
-        )
-    ).first()
-    now = _now()
-    if stored is None or stored.expires_at <= now:
-        raise Unauthenticated("The refresh token is unknown or expired; sign in again.")
-    if stored.revoked_at is not None:
-        await _revoke_all(session, stored.staff_id)  # a spent token coming back leaked
-        raise Unauthenticated("The refresh token was already used; sign in again.")
-    stored.revoked_at = now
-    session.add(stored)
-    return stored.staff_id, await issue_refresh_token(
-        session, staff_id=stored.staff_id, ttl_seconds=ttl_seconds
-    )
-
-
-async def _revoke_all(session: AsyncSession, staff_id: uuid.UUID) -> None:
-    await session.exec(
-        update(StaffRefreshToken)
-        .where(
-            col(StaffRefreshToken.staff_id) == staff_id,
-            col(StaffRefreshToken.revoked_at).is_(None),
-        )
-        .values(revoked_at=_now())
-    )
-
-
-async def revoke_refresh_token(session: AsyncSession, *, token: str) -> None:
-    """Ends the session of `token`; revoking twice, or an unknown token, is not an error."""
-    await session.exec(
-        update(StaffRefreshToken)
-        .where(
-            col(StaffRefreshToken.token_hash) == credentials.hash_refresh_token(token),
-            col(StaffRefreshToken.revoked_at).is_(None),
-        )
-        .values(revoked_at=_now())
-    )
+async def enabled_staff(session: AsyncSession, staff_id: uuid.UUID) -> StaffAccount:
+    """The staff account, unless disabled (`FORBIDDEN`): the check before a session is
+    refreshed."""
+    staff = await get_staff(session, staff_id)
+    _refuse_if_disabled(staff)
+    return staff
 
 
 # -- the audit log --------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
@@ -20,25 +19,9 @@ from subgraphs.history import service
 Ctx = Info[RequestContext, None]
 
 
-@strawberry.enum(description="What a timeline entry records.")
-class HistoryKind(Enum):
-    MATCHED = "MATCHED"
-    MATCH_CANCELLED = "MATCH_CANCELLED"
-    CONVERSATION_STARTED = "CONVERSATION_STARTED"
-    CONNECTED = "CONNECTED"
-    LIKED = "LIKED"
-    PASSED = "PASSED"
-    BLOCKED = "BLOCKED"
-    UNBLOCKED = "UNBLOCKED"
-    RATED = "RATED"
-    MODERATION_ACTION = "MODERATION_ACTION"
-    SUSPENDED = "SUSPENDED"
-    BANNED = "BANNED"
-    REINSTATED = "REINSTATED"
-    APPEAL_DECIDED = "APPEAL_DECIDED"
-    SUBSCRIPTION_CHANGED = "SUBSCRIPTION_CHANGED"
-
-
+# The domain's kinds, named HistoryKind in the schema.
+HistoryKind = service.Kind
+strawberry.enum(HistoryKind, name="HistoryKind", description="What a timeline entry records.")
 describe_values(
     HistoryKind,
     MATCHED="The matcher paired you with `user` (`matchId`).",
@@ -189,7 +172,7 @@ class User:
                 member_id=member,
                 first=size,
                 after=after,
-                kinds=[service.Kind(kind.value) for kind in kinds] if kinds else None,
+                kinds=kinds,
                 since=since,
                 until=until,
             )

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from kindred.consistency import (
+    MATCHING_PROFILE_FIELDS,
     BlockState,
     Drift,
     ReadModel,
@@ -22,19 +23,6 @@ from kindred.consistency import (
     suspensions_copy,
 )
 from subgraphs.queuing.models import PairExclusion, ProfileCopy
-
-COMPARED = (
-    "birthdate",
-    "gender",
-    "latitude",
-    "longitude",
-    "interests",
-    "languages",
-    "min_age",
-    "max_age",
-    "genders_sought",
-    "max_distance_km",
-)
 
 
 def compare_profiles(owner: Any, copy: Any, now: datetime) -> Drift | None:
@@ -51,7 +39,9 @@ def compare_profiles(owner: Any, copy: Any, now: datetime) -> Drift | None:
             f"account at {owner.version} (deleted={deleted})"
         )
     if not deleted:
-        differs = [name for name in COMPARED if getattr(copy, name) != getattr(owner, name)]
+        differs = [
+            name for name in MATCHING_PROFILE_FIELDS if getattr(copy, name) != getattr(owner, name)
+        ]
         if differs:
             return stale(f"version {owner.version}, but {', '.join(differs)} differ")
     return None
@@ -79,7 +69,7 @@ READ_MODELS = [
                 col(ProfileCopy.user_id),
                 col(ProfileCopy.synced_version),
                 col(ProfileCopy.deleted),
-                *(col(getattr(ProfileCopy, name)) for name in COMPARED),
+                *(col(getattr(ProfileCopy, name)) for name in MATCHING_PROFILE_FIELDS),
             ),
             key=(col(ProfileCopy.user_id),),
             member=lambda user_id: col(ProfileCopy.user_id) == user_id,

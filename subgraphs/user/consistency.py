@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from kindred.consistency import (
+    MATCHING_PROFILE_FIELDS,
     Key,
     ReadModel,
     Side,
@@ -21,20 +22,7 @@ from kindred.db import UnitOfWork
 from subgraphs.user import events
 from subgraphs.user.models import Account, Device
 
-PROFILE_COLUMNS = (
-    "version",
-    "deleted_at",
-    "birthdate",
-    "gender",
-    "latitude",
-    "longitude",
-    "interests",
-    "languages",
-    "min_age",
-    "max_age",
-    "genders_sought",
-    "max_distance_km",
-)
+PROFILE_COLUMNS = ("version", "deleted_at", *MATCHING_PROFILE_FIELDS)
 
 
 async def republish_profiles(uow: UnitOfWork, keys: Sequence[Key]) -> list[Key]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 from typing import Annotated, Any
@@ -11,10 +10,9 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from kindred import member_state
+from kindred import member_state, sessions
 from kindred.calendar import age_on, today
 from kindred.context import RequestContext
-from kindred.credentials import TokenIssuer
 from kindred.errors import BadUserInput, Forbidden, NotFound
 from kindred.graphql import build_schema, describe_values
 from kindred.ids import parse_id
@@ -250,25 +248,8 @@ def _changes(profile_input: ProfileInput) -> dict[str, Any]:
     return changes
 
 
-@dataclass(frozen=True)
-class UserState:
-    """The user subgraph's long-lived objects (its `Platform.state`)."""
-
-    issuer: TokenIssuer
-    limits: service.SignInLimits
-
-
-def _state(info: Ctx) -> UserState:
-    state: UserState = info.context.platform.state
-    return state
-
-
-def _issuer(info: Ctx) -> TokenIssuer:
-    return _state(info).issuer
-
-
 async def _sign_in(info: Ctx, account: AccountView, refresh_token: str) -> AuthPayload:
-    issuer = _issuer(info)
+    issuer = sessions.state_of(info.context).issuer
     return AuthPayload(
         access_token=issuer.access_token(account.id),
         refresh_token=refresh_token,
@@ -422,9 +403,9 @@ class Mutation:
                 gender=input.gender.value,
                 today=today(),
             )
-            refresh = await service.issue_refresh_token(
+            refresh = await service.SESSIONS.issue(
                 uow.session,
-                user_id=account.id,
+                owner_id=account.id,
                 ttl_seconds=platform.settings.refresh_token_ttl_seconds,
             )
             await uow.commit()
@@ -442,15 +423,17 @@ class Mutation:
         ],
         password: Annotated[str, strawberry.argument(description="The member's password.")],
     ) -> AuthPayload:
-        platform, state = info.context.platform, _state(info)
-        account, refresh = await service.sign_in(
+        platform, state = info.context.platform, sessions.state_of(info.context)
+        account, refresh = await sessions.sign_in(
             platform.db,
             platform.limiter,
             state.limits,
+            service.SESSIONS,
             email=email,
             password=password,
             address=info.context.client_address,
             refresh_ttl_seconds=platform.settings.refresh_token_ttl_seconds,
+            authenticate=service.authenticate,
         )
         return await _sign_in(info, AccountView.from_row(account), refresh)
 
@@ -466,14 +449,16 @@ class Mutation:
             strawberry.argument(description="The refresh token from the last sign-in or refresh."),
         ],
     ) -> AuthPayload:
-        platform, state = info.context.platform, _state(info)
-        user_id, refresh = await service.refresh_session(
+        platform, state = info.context.platform, sessions.state_of(info.context)
+        user_id, refresh = await sessions.refresh_session(
             platform.db,
             platform.limiter,
             state.limits,
+            service.SESSIONS,
             token=refresh_token,
             address=info.context.client_address,
             refresh_ttl_seconds=platform.settings.refresh_token_ttl_seconds,
+            check_owner=service.not_banned,
         )
         accounts = await service.get_many(platform.db, platform.cache, [user_id])
         if accounts[0] is None:
@@ -488,8 +473,7 @@ class Mutation:
             str, strawberry.argument(description="The refresh token of the session to end.")
         ],
     ) -> bool:
-        async with info.context.platform.db.session() as session, session.begin():
-            await service.revoke_refresh_token(session, token=refresh_token)
+        await service.SESSIONS.end(info.context.platform.db, token=refresh_token)
         return True
 
     @strawberry.mutation(

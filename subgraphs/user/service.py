@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import or_, update
@@ -16,13 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kindred import credentials, member_state
+from kindred import credentials, member_state, sessions
 from kindred.cache import Cache
 from kindred.db import Database, UnitOfWork
 from kindred.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from kindred.pagination import older_than
-from kindred.ratelimit import RateLimit, RateLimiter, address_key
-from kindred.settings import Settings
 from subgraphs.user import events, profile
 from subgraphs.user.models import VIEW_FIELDS, Account, AccountView, Device, RefreshToken
 
@@ -77,7 +74,8 @@ async def refuse_if_banned(session: AsyncSession, user_id: uuid.UUID) -> None:
 
 
 async def authenticate(session: AsyncSession, *, email: str, password: str) -> Account:
-    """The account with these credentials, or `UNAUTHENTICATED`."""
+    """The account with these credentials, or `UNAUTHENTICATED`; a banned member with the
+    right password is `FORBIDDEN` (`extensions.reason` BANNED)."""
     account = (
         await session.exec(
             select(Account).where(
@@ -89,195 +87,18 @@ async def authenticate(session: AsyncSession, *, email: str, password: str) -> A
     if not await asyncio.to_thread(credentials.verify_password, stored, password):
         raise Unauthenticated("The email or the password is wrong.")
     assert account is not None
+    await refuse_if_banned(session, account.id)
     return account
 
 
-@dataclass(frozen=True)
-class SignInLimits:
-    """Brute-force limits on `login` and `refreshToken` (settings `KINDRED_LOGIN_*`).
-
-    Per account, only failures count (a success resets them), and unknown emails are
-    limited like known ones, so a refusal says nothing about whether an account exists.
-    Per client address, every attempt counts. Once limited, even the right password is
-    refused until the window has passed."""
-
-    login_account: RateLimit
-    login_address: RateLimit
-    refresh_account: RateLimit
-    refresh_address: RateLimit
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SignInLimits:
-        failures = settings.login_account_failures
-        failure_window = settings.login_account_window_seconds
-        attempts = settings.login_address_attempts
-        attempt_window = settings.login_address_window_seconds
-        return cls(
-            login_account=RateLimit(
-                "login-account",
-                failures,
-                failure_window,
-                message="Too many sign-in attempts for this account; try again in {wait}.",
-            ),
-            login_address=RateLimit(
-                "login-address",
-                attempts,
-                attempt_window,
-                message="Too many sign-in attempts from your network; try again in {wait}.",
-            ),
-            refresh_account=RateLimit(
-                "refresh-account",
-                failures,
-                failure_window,
-                message="Too many failed session refreshes for this account; try again in {wait}.",
-            ),
-            refresh_address=RateLimit(
-                "refresh-address",
-                attempts,
-                attempt_window,
-                message="Too many session refreshes from your network; try again in {wait}.",
-            ),
-        )
+SESSIONS = sessions.RefreshTokens(RefreshToken, owner="user_id", limit_key="account")
+"""Members' refresh tokens (`refresh_tokens.user_id`)."""
 
 
-async def sign_in(
-    database: Database,
-    limiter: RateLimiter,
-    limits: SignInLimits,
-    *,
-    email: str,
-    password: str,
-    address: str | None,
-    refresh_ttl_seconds: int,
-) -> tuple[Account, str]:
-    """`authenticate` and a new refresh token, within the sign-in limits (`RATE_LIMITED`).
-
-    The account's attempt is counted before the password is checked (so concurrent guesses
-    are bounded too) and taken back if the check never happened or the sign-in succeeded.
-    A banned member with the right password is `FORBIDDEN` (not counted as a failure)."""
-    await limiter.hit(limits.login_address, address_key(address))
-    account_key = email.strip().lower()
-    attempt = await limiter.hit(limits.login_account, account_key)
-    try:
-        async with database.session() as session, session.begin():
-            account = await authenticate(session, email=email, password=password)
-            await refuse_if_banned(session, account.id)
-            refresh = await issue_refresh_token(
-                session, user_id=account.id, ttl_seconds=refresh_ttl_seconds
-            )
-    except Unauthenticated:
-        raise  # a failed attempt: it stays counted
-    except Exception:
-        await limiter.undo(attempt)  # not the caller's failure (say, the database is down)
-        raise
-    await limiter.reset(limits.login_account, account_key)
-    return account, refresh
-
-
-async def refresh_session(
-    database: Database,
-    limiter: RateLimiter,
-    limits: SignInLimits,
-    *,
-    token: str,
-    address: str | None,
-    refresh_ttl_seconds: int,
-) -> tuple[uuid.UUID, str]:
-    """`rotate_refresh_token` within the sign-in limits: failures count against the account
-    the token belongs to (or the token itself, if it is unknown), attempts against the
-    client address."""
-    await limiter.hit(limits.refresh_address, address_key(address))
-    token_hash = credentials.hash_refresh_token(token)
-    async with database.read() as connection:
-        owner = (
-            await connection.execute(
-                select(col(RefreshToken.user_id)).where(RefreshToken.token_hash == token_hash)
-            )
-        ).scalar()
-    account_key = f"account:{owner}" if owner is not None else f"token:{token_hash}"
-    attempt = await limiter.hit(limits.refresh_account, account_key)
-    try:
-        async with database.session() as session:
-            refused: Unauthenticated | None = None
-            async with session.begin():
-                try:
-                    rotated = await rotate_refresh_token(
-                        session, token=token, ttl_seconds=refresh_ttl_seconds
-                    )
-                    # Raised out of the transaction: the token stays unspent.
-                    await refuse_if_banned(session, rotated[0])
-                except Unauthenticated as error:
-                    # Commit what the refusal did: a reused token ends the whole family.
-                    refused = error
-            if refused is not None:
-                raise refused
-    except Unauthenticated:
-        raise
-    except Exception:
-        await limiter.undo(attempt)
-        raise
-    await limiter.reset(limits.refresh_account, account_key)
-    return rotated
-
-
-async def issue_refresh_token(
-    session: AsyncSession, *, user_id: uuid.UUID, ttl_seconds: int
-) -> str:
-    token, token_hash = credentials.new_refresh_token()
-    now = _now()
-    session.add(
-        RefreshToken(
-            user_id=user_id,
-            token_hash=token_hash,
-            created_at=now,
-            expires_at=now + timedelta(seconds=ttl_seconds),
-        )
-    )
-    return token
-
-
-async def rotate_refresh_token(
-    session: AsyncSession, *, token: str, ttl_seconds: int
-) -> tuple[uuid.UUID, str]:
-    """Spends a refresh token for a new one. Reusing a spent token revokes the whole family."""
-    stored = (
-        await session.exec(
-            select(RefreshToken)
-            .where(RefreshToken.token_hash == credentials.hash_refresh_token(token))
-            .with_for_update()
-        )
-    ).first()
-    now = _now()
-    if stored is None or stored.expires_at <= now:
-        raise Unauthenticated("The refresh token is unknown or expired; sign in again.")
-    if stored.revoked_at is not None:
-        # A spent token coming back means it leaked: end every session of this member.
-        await _revoke_all(session, stored.user_id)
-        raise Unauthenticated("The refresh token was already used; sign in again.")
-    stored.revoked_at = now
-    return stored.user_id, await issue_refresh_token(
-        session, user_id=stored.user_id, ttl_seconds=ttl_seconds
-    )
-
-
-async def _revoke_all(session: AsyncSession, user_id: uuid.UUID) -> None:
-    await session.exec(
-        update(RefreshToken)
-        .where(col(RefreshToken.user_id) == user_id, col(RefreshToken.revoked_at).is_(None))
-        .values(revoked_at=_now())
-    )
-
-
-async def revoke_refresh_token(session: AsyncSession, *, token: str) -> None:
-    """Ends the session of `token`; revoking twice, or an unknown token, is not an error."""
-    await session.exec(
-        update(RefreshToken)
-        .where(
-            col(RefreshToken.token_hash) == credentials.hash_refresh_token(token),
-            col(RefreshToken.revoked_at).is_(None),
-        )
-        .values(revoked_at=_now())
-    )
+async def not_banned(session: AsyncSession, user_id: uuid.UUID) -> uuid.UUID:
+    """The member, unless banned (`FORBIDDEN`): the check before a session is refreshed."""
+    await refuse_if_banned(session, user_id)
+    return user_id
 
 
 async def get_many(
@@ -449,7 +270,7 @@ async def delete_account(uow: UnitOfWork, *, user_id: uuid.UUID) -> Account:
     account.display_name = "Deleted member"
     account.bio = account.latitude = account.longitude = None
     account.interests, account.languages = [], []
-    await _revoke_all(uow.session, user_id)
+    await SESSIONS.revoke_all(uow.session, user_id)
     await _remove_devices(uow, col(Device.user_id) == user_id)
     uow.publish(events.user_deleted(account))
     return account

@@ -296,6 +296,20 @@ async def test_a_disabled_account_cannot_sign_in_or_act(
     assert audit_rows(db, target_id=staff_id) == [("DISABLE_STAFF", "SUCCEEDED", None)]
 
 
+async def test_refreshing_for_a_disabled_account_is_refused_and_leaves_the_token_unspent(
+    client: httpx.AsyncClient, admin_served: Served, db: Any
+) -> None:
+    # Disabling ends the sessions too; here the account is disabled behind the sessions'
+    # back, so the refresh reaches the account check.
+    staff_id, email = await new_staff(admin_served, Role.SUPPORT)
+    login = _ok(await staff_login(client, email, PASSWORD))["staffLogin"]
+    db.execute("UPDATE staff SET disabled_at = now() WHERE id = %s", (staff_id,))
+    refused = _refused(await gql(client, REFRESH, {"t": login["refreshToken"]}), "FORBIDDEN")
+    assert refused["reason"] == "DISABLED"
+    db.execute("UPDATE staff SET disabled_at = NULL WHERE id = %s", (staff_id,))
+    _ok(await gql(client, REFRESH, {"t": login["refreshToken"]}))
+
+
 # -- staff management ------------------------------------------------------------------------
 
 

@@ -11,10 +11,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kindred.auth import TokenVerifier
-from kindred.credentials import TokenIssuer, load_or_create_signing_key, load_published_keys
+from kindred.credentials import (
+    TokenIssuer,
+    load_or_create_signing_key,
+    load_published_keys,
+    member_token_issuer,
+)
 from kindred.errors import Unauthenticated
 from kindred.settings import load_settings
-from subgraphs.user.app import token_issuer
 
 
 def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -54,7 +58,10 @@ def secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_replicas_built_from_the_same_secret_verify_each_others_tokens(secret: Path) -> None:
-    one, two = token_issuer(load_settings("user")), token_issuer(load_settings("user"))
+    one, two = (
+        member_token_issuer(load_settings("user")),
+        member_token_issuer(load_settings("user")),
+    )
     member = uuid.uuid4()
     assert one.kid_str == two.kid_str
     assert _verify(two.jwks(), one.access_token(member)) == str(member)
@@ -65,7 +72,7 @@ def test_replicas_built_from_the_same_secret_verify_each_others_tokens(secret: P
 def test_a_missing_secret_key_fails_instead_of_making_a_key(secret: Path) -> None:
     (secret / "signing.pem").unlink()
     with pytest.raises(FileNotFoundError, match="KINDRED_JWT_CREATE_KEY"):
-        token_issuer(load_settings("user"))
+        member_token_issuer(load_settings("user"))
     assert not (secret / "signing.pem").exists()
 
 
@@ -77,7 +84,7 @@ def test_the_dev_default_still_creates_the_key_in_the_data_dir(tmp_path: Path) -
 
 
 def test_after_rotation_the_jwks_lists_the_new_and_the_previous_key(secret: Path) -> None:
-    old = token_issuer(load_settings("user"))
+    old = member_token_issuer(load_settings("user"))
     member = uuid.uuid4()
     old_token = old.access_token(member)
     # Rotate: the old private key's public half is published, a new key signs.
@@ -86,7 +93,7 @@ def test_after_rotation_the_jwks_lists_the_new_and_the_previous_key(secret: Path
     assert isinstance(old_key, ec.EllipticCurvePrivateKey)
     (secret / "published.pem").write_bytes(_public_pem(old_key))
     (secret / "signing.pem").write_bytes(_pem(ec.generate_private_key(ec.SECP256R1())))
-    new = token_issuer(load_settings("user"))
+    new = member_token_issuer(load_settings("user"))
 
     kids = [key["kid"] for key in new.jwks()["keys"]]
     assert kids == [new.kid_str, old.kid_str], "the signing key first, then the previous one"
@@ -95,7 +102,7 @@ def test_after_rotation_the_jwks_lists_the_new_and_the_previous_key(secret: Path
 
     # Once its tokens have expired the previous key is dropped; its tokens are refused.
     (secret / "published.pem").unlink()
-    dropped = token_issuer(load_settings("user"))
+    dropped = member_token_issuer(load_settings("user"))
     assert [key["kid"] for key in dropped.jwks()["keys"]] == [new.kid_str]
     with pytest.raises(Unauthenticated, match="unknown key"):
         _verify(dropped.jwks(), old_token)
