@@ -83,6 +83,15 @@ async def claim_in_inbox(uow: UnitOfWork, consumer: str, event: Event) -> bool:
     return result.first() is not None
 
 
+async def handle_once(uow: UnitOfWork, consumer: str, handler: Handler, event: Event) -> bool:
+    """`handler` applied to `event` in `uow` with `consumer`'s inbox row, unless the inbox
+    has it already (False): what makes every consumer of events idempotent."""
+    claimed = await claim_in_inbox(uow, consumer, event)
+    if claimed:
+        await handler(uow, event)
+    return claimed
+
+
 class _AssignmentListener(ConsumerRebalanceListener):
     def __init__(self, assigned: asyncio.Event, committed: dict[TopicPartition, int]) -> None:
         self._assigned = assigned
@@ -233,9 +242,7 @@ class EventConsumer:
     async def _apply(self, handler: Handler, event: Event) -> bool:
         """Handles `event` once; False if the inbox says it already was."""
         async with self._database.unit_of_work() as uow:
-            claimed = await claim_in_inbox(uow, self.name, event)
-            if claimed:
-                await handler(uow, event)
+            claimed = await handle_once(uow, self.name, handler, event)
             await uow.commit()
         return claimed
 

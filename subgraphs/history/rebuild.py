@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from sqlalchemy import delete, text
 from sqlalchemy.exc import OperationalError
 
-from kindred.db import Database, UnitOfWork
+from kindred.cli.broker import bounds, partitions, read_to_end
+from kindred.db import Database
 from kindred.events import Event, InvalidEvent
-from kindred.kafka import Handler, InboxEntry, claim_in_inbox
+from kindred.kafka import Handler, InboxEntry, handle_once
 from kindred.migrations import upgrade
 from kindred.settings import load_settings
 from subgraphs.history import service
@@ -181,33 +182,16 @@ async def _replay(
             "(KINDRED_KAFKA_BOOTSTRAP) of a running one."
         ) from None
     try:
-        await consumer.topics()  # fills the metadata partitions_for_topic reads
-        partitions: list[TopicPartition] = []
-        for topic in handlers:
-            report.topics[topic] = TopicProgress()
-            numbers = consumer.partitions_for_topic(topic) or set()
-            partitions += [TopicPartition(topic, number) for number in sorted(numbers)]
-        if not partitions:
-            return
-        consumer.assign(partitions)
-        first = await consumer.beginning_offsets(partitions)
-        ends = await consumer.end_offsets(partitions)
-        remaining = {tp for tp in partitions if ends[tp] > first[tp]}
-        for tp in partitions:
-            report.topics[tp.topic].total += ends[tp] - first[tp]
-        await consumer.seek_to_beginning(*partitions)
+        parts = await partitions(consumer, list(handlers))
+        begins, ends = await bounds(consumer, parts)
+        report.topics = {topic: TopicProgress() for topic in handlers}
+        for part in parts:
+            report.topics[part.topic].total += ends[part] - begins[part]
         if progress is not None:
             progress(report, False)
-        while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=BATCH)
-            for tp, records in batches.items():
-                wanted = [record for record in records if record.offset < ends[tp]]
-                await _apply(database, handlers, wanted, report)
-                report.topics[tp.topic].read += len(wanted)
-                if (records and records[-1].offset >= ends[tp] - 1) or (
-                    await consumer.position(tp) >= ends[tp]
-                ):
-                    remaining.discard(tp)
+        async for part, records in read_to_end(consumer, parts, begins, ends, batch=BATCH):
+            await _apply(database, handlers, records, report)
+            report.topics[part.topic].read += len(records)
             if progress is not None:
                 progress(report, False)
     finally:
@@ -256,11 +240,11 @@ async def _apply_batch(
                 outcome["failed"] += 1
                 continue
             if not isolate:
-                claimed = await _apply_one(uow, handlers[record.topic], event)
+                claimed = await handle_once(uow, CONSUMER, handlers[record.topic], event)
             else:
                 try:
                     async with uow.session.begin_nested():
-                        claimed = await _apply_one(uow, handlers[record.topic], event)
+                        claimed = await handle_once(uow, CONSUMER, handlers[record.topic], event)
                 except Exception as error:
                     log.warning("skipping %s %s: %r", record.topic, event.event_id, error)
                     outcome["failed"] += 1
@@ -268,14 +252,6 @@ async def _apply_batch(
             outcome["applied" if claimed else "duplicate"] += 1
         await uow.commit()
     return outcome
-
-
-async def _apply_one(uow: UnitOfWork, handler: Handler, event: Event) -> bool:
-    """`event` with its inbox row; False if the inbox had it already."""
-    claimed = await claim_in_inbox(uow, CONSUMER, event)
-    if claimed:
-        await handler(uow, event)
-    return claimed
 
 
 # -- the command ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from kindred.cli import main
 from kindred.cli.check import Report, check, subgraph_names
 from kindred.db import Database
 from kindred.events import Event
-from kindred.kafka import claim_in_inbox
+from kindred.kafka import handle_once
 from kindred.migrations import upgrade
 from subgraphs.interaction import service as interaction_service
 from subgraphs.moderation import events as moderation_events
@@ -66,8 +66,7 @@ class World:
                     if handler is None:
                         continue
                     async with self.dbs[keeper].unit_of_work() as uow:
-                        if await claim_in_inbox(uow, f"{keeper}-check-test", event):
-                            await handler(uow, event)
+                        if await handle_once(uow, f"{keeper}-check-test", handler, event):
                             applied += 1
                         await uow.commit()
                 self.delivered[owner] = row_id

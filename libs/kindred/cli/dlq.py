@@ -16,9 +16,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
-from kindred.cli.broker import bootstrap, offsets_client, partitions
+from kindred.cli.broker import bootstrap, bounds, offsets_client, partitions, read_to_end
 from kindred.topics import dead_letter_topic
 
 REDRIVE_GROUP = "kindred-dlq-redrive"
@@ -77,36 +77,20 @@ async def dead_letters(servers: str, topic: str) -> list[DeadLetter]:
         if not parts:
             raise LookupError(f"no topic {dlq_topic(topic)!r} on the broker")
         done = {part: await consumer.committed(part) or 0 for part in parts}
-        async for record in _records(consumer, parts):
-            letters.append(
+        begins, ends = await bounds(consumer, parts)
+        async for part, records in read_to_end(consumer, parts, begins, ends):
+            letters += [
                 DeadLetter(
                     record.partition,
                     record.offset,
                     record.key,
                     record.value,
                     [(k, bytes(v)) for k, v in record.headers],
-                    record.offset < done[TopicPartition(record.topic, record.partition)],
+                    record.offset < done[part],
                 )
-            )
+                for record in records
+            ]
     return letters
-
-
-async def _records(consumer: AIOKafkaConsumer, parts: list[TopicPartition]) -> Any:
-    """Every record of `parts` from its beginning to its end as of now."""
-    ends = await consumer.end_offsets(parts)
-    begins = await consumer.beginning_offsets(parts)
-    consumer.assign(parts)
-    for part in parts:
-        consumer.seek(part, begins[part])
-    remaining = {part for part in parts if ends[part] > begins[part]}
-    while remaining:
-        batches = await consumer.getmany(*remaining, timeout_ms=1000)
-        for part, records in batches.items():
-            for record in records:
-                if record.offset < ends[part]:
-                    yield record
-            if records and records[-1].offset + 1 >= ends[part]:
-                remaining.discard(part)
 
 
 async def redrive(servers: str, topic: str) -> list[DeadLetter]:
