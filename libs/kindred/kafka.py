@@ -267,13 +267,16 @@ class EventConsumer:
         self.handled[record.topic, "dead_lettered"] += 1
 
     async def lag(self) -> dict[TopicPartition, int]:
-        """Per assigned partition: its end offset minus the group's committed offset
-        (partitions whose end is not known yet, before their first fetch, are left out)."""
+        """Per assigned partition: its end offset, asked of the broker now, minus the
+        group's committed offset. (The high-water mark of the last fetch would go stale
+        exactly when lag matters: while a handler holds the partition, nothing is fetched.)"""
+        assigned = list(self._consumer.assignment())
+        if not assigned:
+            return {}
+        ends = await self._consumer.end_offsets(assigned)
         lag: dict[TopicPartition, int] = {}
-        for partition in self._consumer.assignment():
-            end = self._consumer.highwater(partition)
-            if end is None:
-                continue
+        for partition in assigned:
+            end = ends[partition]
             done = self._committed.get(partition)
             if done is None and end > 0:
                 # Nothing committed by this member yet: ask the group (once; our commits
