@@ -139,14 +139,18 @@ def staff_token(staff_issuer: TokenIssuer, *roles: Role | str) -> str:
 
 def action_token(
     staff_issuer: TokenIssuer,
+    mutation: str,
     *scopes: Scope | str,
     staff_id: uuid.UUID | None = None,
     audit_id: uuid.UUID | None = None,
 ) -> str:
     """An action token as the admin subgraph mints for one audited staff action (a minute
-    long, naming an audit entry): what the owners' audited mutations take."""
+    long, naming an audit entry): what the owner's audited `mutation` takes."""
     return staff_issuer.action_token(
-        staff_id or uuid.uuid4(), scopes=sorted(scopes), audit_id=audit_id or uuid.uuid4()
+        staff_id or uuid.uuid4(),
+        scopes=sorted(scopes),
+        audit_id=audit_id or uuid.uuid4(),
+        mutation=mutation,
     )
 
 

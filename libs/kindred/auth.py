@@ -25,6 +25,8 @@ ALGORITHM = "ES256"
 AUDIENCE = "kindred"
 # An action token's claim naming the audit-log entry of the one staff action it is for.
 AUDIT_CLAIM = "kindred_audit"
+# An action token's claim naming the owner's one mutation it may be used on.
+ACTION_CLAIM = "kindred_action"
 # An action token lives this long at most: the owner acts on it at once.
 ACTION_TOKEN_TTL_SECONDS = 60
 
@@ -40,14 +42,16 @@ class Identity:
     those grant (kindred.staff). Members' tokens carry no scopes.
 
     An action token is a staff token the admin subgraph mints for one staff action it has
-    put in its audit log: the staff member as subject, only the scope the action needs, and
-    `audit_id`, the audit entry's id (kindred.staff's audited mutations require it)."""
+    put in its audit log: the staff member as subject, only the scope the action needs,
+    `audit_id`, the audit entry's id, and `action`, the owner's mutation it is for
+    (kindred.staff's audited mutations require both, and that `action` names them)."""
 
     user_id: str
     roles: frozenset[str] = frozenset()
     scopes: frozenset[str] = frozenset()
     staff: bool = False
     audit_id: str | None = None
+    action: str | None = None
 
 
 def trusted_verifier(
@@ -186,12 +190,14 @@ class TokenVerifier:
         if claims.get("typ") != "access":
             raise Unauthenticated("This is not an access token.")
         staff = issuer in self._staff_issuers
+        audit_id = _claimed_audit(claims, staff=staff)
         identity = Identity(
             user_id=str(claims["sub"]),
             roles=_claimed_roles(claims, staff=staff),
             scopes=_claimed_scopes(claims, staff=staff),
             staff=staff,
-            audit_id=_claimed_audit(claims, staff=staff),
+            audit_id=audit_id,
+            action=_claimed_action(claims, audit_id=audit_id),
         )
         return identity, float(claims["exp"])
 
@@ -231,3 +237,18 @@ def _claimed_audit(claims: Mapping[str, Any], *, staff: bool) -> str | None:
     if float(claims["exp"]) - float(claims["iat"]) > ACTION_TOKEN_TTL_SECONDS:
         raise Unauthenticated(f"An action token lives at most {ACTION_TOKEN_TTL_SECONDS} seconds.")
     return audit_id
+
+
+def _claimed_action(claims: Mapping[str, Any], *, audit_id: str | None) -> str | None:
+    """The owner's mutation an action token is for: every action token names one, and no
+    other token does."""
+    action = claims.get(ACTION_CLAIM)
+    if audit_id is None:
+        if action is not None:
+            raise Unauthenticated(f"Only an action token names a mutation (`{ACTION_CLAIM}`).")
+        return None
+    if not isinstance(action, str) or not action.strip():
+        raise Unauthenticated(
+            f"An action token names the one mutation it is for (`{ACTION_CLAIM}`)."
+        )
+    return action

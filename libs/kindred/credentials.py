@@ -21,7 +21,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kindred.auth import ACTION_TOKEN_TTL_SECONDS, ALGORITHM, AUDIENCE, AUDIT_CLAIM
+from kindred.auth import (
+    ACTION_CLAIM,
+    ACTION_TOKEN_TTL_SECONDS,
+    ALGORITHM,
+    AUDIENCE,
+    AUDIT_CLAIM,
+)
 from kindred.settings import Settings
 
 _hasher = PasswordHasher()
@@ -162,15 +168,20 @@ class TokenIssuer:
         *,
         scopes: Sequence[str],
         audit_id: uuid.UUID | str,
+        mutation: str,
         now: datetime | None = None,
     ) -> str:
         """A staff token for one audited action (the staff issuer's): the staff member as
-        subject, only `scopes`, the audit entry's id, and `ACTION_TOKEN_TTL_SECONDS` to live."""
+        subject, only `scopes`, the audit entry's id, the owner's `mutation` it may be used
+        on, and `ACTION_TOKEN_TTL_SECONDS` to live."""
         if not scopes:
             raise ValueError("an action token carries the scope its action needs")
+        if not mutation:
+            raise ValueError("an action token names the mutation it is for")
         claims = self._claims(staff_id, now, ACTION_TOKEN_TTL_SECONDS)
         claims["scope"] = " ".join(sorted(scopes))
         claims[AUDIT_CLAIM] = str(audit_id)
+        claims[ACTION_CLAIM] = mutation
         return self._sign(claims)
 
     def _claims(self, subject: uuid.UUID, now: datetime | None, ttl: int) -> dict[str, Any]:

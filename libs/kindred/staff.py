@@ -8,9 +8,10 @@ the same way as going through the gateway.
 
 A staff action on what a subgraph owns must land in the admin subgraph's audit log, so the
 owner's mutation is *audited* (`staff_mutation(..., audited_via="actOnCase")`): it takes only
-the action token the admin subgraph mints for the audit entry it writes (kindred.auth,
-`Identity.audit_id`); a staff member's own token is FORBIDDEN there, naming the admin
-subgraph's mutation to use instead."""
+the action token the admin subgraph mints for the audit entry it writes and for this very
+mutation (kindred.auth, `Identity.audit_id` and `Identity.action`); a staff member's own
+token is FORBIDDEN there, naming the admin subgraph's mutation to use instead, and so is an
+action token minted for another mutation."""
 
 from __future__ import annotations
 
@@ -70,12 +71,22 @@ class _RequireScopes(FieldExtension):
         what = f"use `{info.field_name}`"
         for scope in self.scopes:
             info.context.require_scope(scope, what=what)
-        if self.audited_via is not None and info.context.require_identity().audit_id is None:
+        if self.audited_via is None:
+            return
+        identity = info.context.require_identity()
+        if identity.audit_id is None:
             raise Forbidden(
                 f"Staff actions go through the admin subgraph's `{self.audited_via}`, which "
                 f"writes them to the audit log; `{info.field_name}` takes only the action "
                 "token it sends.",
                 reason="NOT_AUDITED",
+                via=self.audited_via,
+            )
+        if identity.action != info.field_name:
+            raise Forbidden(
+                f"This action token is for `{identity.action}`, not `{info.field_name}`: "
+                f"the admin subgraph's `{self.audited_via}` mints one for each action.",
+                reason="WRONG_ACTION",
                 via=self.audited_via,
             )
 

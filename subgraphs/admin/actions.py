@@ -10,8 +10,9 @@ the commit) does not act twice when retried.
 
 The owner is called with an action token, not the staff member's own: minted for this
 attempt with the staff signing key, it names the staff member, only the scope the action
-needs, and the id the attempt's audit row will have (the owners' audited mutations refuse
-any staff token without one), and lives a minute.
+needs, the id the attempt's audit row will have and the owner's mutation it is for (the
+owners' audited mutations refuse any staff token without them, or for another mutation),
+and lives a minute.
 """
 
 from __future__ import annotations
@@ -33,8 +34,15 @@ from subgraphs.admin.models import AuditEntry, StaffAccount
 from subgraphs.admin.service import AuditAction, Outcome, TargetType
 
 Read = Callable[[], Awaitable[dict[str, Any] | None]]
-# Does the action at its owner, given the `Authorization` header to send (the action token).
-Act = Callable[[str], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Act:
+    """The owner's audited mutation an action is done with: its name (the one mutation the
+    action token may be used on) and the call, given the `Authorization` header to send."""
+
+    mutation: str
+    call: Callable[[str], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -93,9 +101,11 @@ async def perform(
         after: dict[str, Any] | None = None
         failure: KindredError | None = None
         entry_id = uuid.uuid4()
-        token = issuer.action_token(staff_id, scopes=[action.scope], audit_id=entry_id)
+        token = issuer.action_token(
+            staff_id, scopes=[action.scope], audit_id=entry_id, mutation=action.act.mutation
+        )
         try:
-            after = await action.act(f"Bearer {token}")
+            after = await action.act.call(f"Bearer {token}")
             outcome = Outcome.SUCCEEDED
         except Unavailable as error:
             outcome, failure = Outcome.FAILED, error

@@ -336,13 +336,13 @@ def _owner_act(
     mutation's result."""
     platform = info.context.platform
 
-    async def act(authorization: str) -> dict[str, Any]:
+    async def call(authorization: str) -> dict[str, Any]:
         data = await owners.execute(
             platform.http, url, query, variables, authorization=authorization, operation=name
         )
         return dict(data[name])
 
-    return act
+    return actions.Act(mutation=name, call=call)
 
 
 def _case_before(info: Ctx, case: str) -> actions.Read:

@@ -117,11 +117,25 @@ def moderator(staff_issuer: TokenIssuer) -> str:
     return staff_token(staff_issuer, Role.MODERATOR)
 
 
+@dataclasses.dataclass(frozen=True)
+class Acting:
+    """An action token for each audited mutation here, as the admin subgraph mints one for
+    each action (a staff member's own token, or one for another mutation, is refused)."""
+
+    review: str
+    act: str
+    decide: str
+    suspend: str
+
+
 @pytest.fixture
-def acting(staff_issuer: TokenIssuer) -> str:
-    """An action token for acting on cases and suspending, as the admin subgraph mints one
-    for each audited action (a staff member's own token is refused by those mutations)."""
-    return action_token(staff_issuer, Scope.CASES_ACT, Scope.MEMBERS_SUSPEND)
+def acting(staff_issuer: TokenIssuer) -> Acting:
+    return Acting(
+        review=action_token(staff_issuer, "startCaseReview", Scope.CASES_ACT),
+        act=action_token(staff_issuer, "takeModerationAction", Scope.CASES_ACT),
+        decide=action_token(staff_issuer, "decideAppeal", Scope.CASES_ACT),
+        suspend=action_token(staff_issuer, "imposeSuspension", Scope.MEMBERS_SUSPEND),
+    )
 
 
 def _ok(body: dict[str, Any]) -> dict[str, Any]:
@@ -462,7 +476,7 @@ async def test_acting_takes_only_the_admin_subgraphs_action_token(
         (SUSPEND, {"u": str(member), "until": _in(3600), "r": "no", "k": "k1"}, "suspendMember"),
     )
     # An action token for another scope is no good either.
-    refunding = action_token(staff_issuer, Scope.BILLING_REFUND)
+    refunding = action_token(staff_issuer, "recordStaffRefund", Scope.BILLING_REFUND)
     for query, variables, via in audited:
         refused = _refused(await gql(client, query, variables, token=moderator), "FORBIDDEN")
         assert (refused["reason"], refused["via"]) == ("NOT_AUDITED", via)
@@ -473,10 +487,16 @@ async def test_acting_takes_only_the_admin_subgraphs_action_token(
     case = _ok(await gql(client, CASE, {"id": case_id}, token=moderator))["moderationCase"]
     assert case["status"] == "OPEN"
 
-    reviewing = action_token(staff_issuer, Scope.CASES_ACT)
+    # Nor is one minted for another of these mutations: each action token is for one.
+    reviewing = action_token(staff_issuer, "startCaseReview", Scope.CASES_ACT)
+    wrong = _refused(await act(client, reviewing, case_id, "BAN"), "FORBIDDEN")
+    assert (wrong["reason"], wrong["via"]) == ("WRONG_ACTION", "actOnCase")
+    assert _count(db, "SELECT count(*) FROM actions WHERE user_id = %s", member) == 0
+
     reviewed = _ok(await gql(client, REVIEW, {"c": case_id}, token=reviewing))
     assert reviewed["startCaseReview"]["status"] == "IN_REVIEW"
-    _ok(await act(client, reviewing, case_id, "WARN"))
+    acting = action_token(staff_issuer, "takeModerationAction", Scope.CASES_ACT)
+    _ok(await act(client, acting, case_id, "WARN"))
     assert _count(db, "SELECT count(*) FROM actions WHERE user_id = %s", member) == 1
 
 
@@ -505,33 +525,35 @@ async def test_case_transitions_refuse_impossible_moves(
     issuer: TokenIssuer,
     db: Any,
     moderator: str,
-    acting: str,
+    acting: Acting,
 ) -> None:
     member, case_id = await reported(new_member, client, issuer, db)
-    reviewed = _ok(await gql(client, REVIEW, {"c": case_id}, token=acting))
+    reviewed = _ok(await gql(client, REVIEW, {"c": case_id}, token=acting.review))
     assert reviewed["startCaseReview"]["status"] == "IN_REVIEW"
-    _refused(await gql(client, REVIEW, {"c": case_id}, token=acting), "CONFLICT")
+    _refused(await gql(client, REVIEW, {"c": case_id}, token=acting.review), "CONFLICT")
     # Values that are never right: BAD_USER_INPUT, and the case stays as it was.
-    _refused(await act(client, acting, case_id, "SUSPEND"), "BAD_USER_INPUT", "until")
-    _refused(await act(client, acting, case_id, "SUSPEND", u=_in(-60)), "BAD_USER_INPUT", "until")
+    _refused(await act(client, acting.act, case_id, "SUSPEND"), "BAD_USER_INPUT", "until")
     _refused(
-        await act(client, acting, case_id, "SUSPEND", u=_in(400 * 86400)),
+        await act(client, acting.act, case_id, "SUSPEND", u=_in(-60)), "BAD_USER_INPUT", "until"
+    )
+    _refused(
+        await act(client, acting.act, case_id, "SUSPEND", u=_in(400 * 86400)),
         "BAD_USER_INPUT",
         "until",
     )
-    _refused(await act(client, acting, case_id, "BAN", u=_in(60)), "BAD_USER_INPUT", "until")
-    body = await gql(client, ACT, {"c": case_id, "a": "WARN", "r": " "}, token=acting)
+    _refused(await act(client, acting.act, case_id, "BAN", u=_in(60)), "BAD_USER_INPUT", "until")
+    body = await gql(client, ACT, {"c": case_id, "a": "WARN", "r": " "}, token=acting.act)
     _refused(body, "BAD_USER_INPUT", "reason")
     assert _events(db, Topic.MODERATION_ACTION_TAKEN, case_id) == []
     assert _count(db, "SELECT count(*) FROM actions WHERE case_id = %s", case_id) == 0
 
-    warned = _ok(await act(client, acting, case_id, "WARN"))["takeModerationAction"]
+    warned = _ok(await act(client, acting.act, case_id, "WARN"))["takeModerationAction"]
     assert warned["action"] == "WARN" and warned["user"] == {"id": str(member)}
     # Closed: no other action, no review.
-    _refused(await act(client, acting, case_id, "BAN"), "CONFLICT")
-    _refused(await gql(client, REVIEW, {"c": case_id}, token=acting), "CONFLICT")
+    _refused(await act(client, acting.act, case_id, "BAN"), "CONFLICT")
+    _refused(await gql(client, REVIEW, {"c": case_id}, token=acting.review), "CONFLICT")
     unknown = str(uuid.uuid4())
-    _refused(await act(client, acting, unknown, "WARN"), "NOT_FOUND")
+    _refused(await act(client, acting.act, unknown, "WARN"), "NOT_FOUND")
     _refused(await gql(client, CASE, {"id": unknown}, token=moderator), "NOT_FOUND")
     [taken] = _events(db, Topic.MODERATION_ACTION_TAKEN, case_id)
     assert taken["payload"] == {
@@ -555,10 +577,10 @@ async def test_dismissing_closes_the_case_without_touching_the_member(
     issuer: TokenIssuer,
     db: Any,
     moderator: str,
-    acting: str,
+    acting: Acting,
 ) -> None:
     member, case_id = await reported(new_member, client, issuer, db)
-    _ok(await act(client, acting, case_id, "DISMISS"))
+    _ok(await act(client, acting.act, case_id, "DISMISS"))
     case = _ok(await gql(client, CASE, {"id": case_id}, token=moderator))["moderationCase"]
     assert case["status"] == "DISMISSED"
     [taken] = _events(db, Topic.MODERATION_ACTION_TAKEN, case_id)
@@ -581,11 +603,11 @@ async def test_suspend_and_ban_publish_the_standing_in_version_order(
     client: httpx.AsyncClient,
     issuer: TokenIssuer,
     db: Any,
-    acting: str,
+    acting: Acting,
 ) -> None:
     member, case_id = await reported(new_member, client, issuer, db)
     until = _in(3600)
-    suspended = _ok(await act(client, acting, case_id, "SUSPEND", u=until))
+    suspended = _ok(await act(client, acting.act, case_id, "SUSPEND", u=until))
     action = suspended["takeModerationAction"]
     [event] = _events(db, Topic.USER_SUSPENDED, str(member))
     assert event["aggregate_version"] == 1
@@ -606,7 +628,7 @@ async def test_suspend_and_ban_publish_the_standing_in_version_order(
 
     _ok(await report(client, issuer.access_token(uuid.uuid4()), member))
     second_case = await case_of(db, member)
-    banned = _ok(await act(client, acting, second_case, "BAN"))["takeModerationAction"]
+    banned = _ok(await act(client, acting.act, second_case, "BAN"))["takeModerationAction"]
     events = _events(db, Topic.USER_SUSPENDED, str(member))
     assert [e["aggregate_version"] for e in events] == [1, 2]
     assert events[1]["payload"]["until"] is None
@@ -629,14 +651,14 @@ async def test_staff_suspend_a_member_once_per_request_key_closing_their_case(
     staff_issuer: TokenIssuer,
     db: Any,
     moderator: str,
-    acting: str,
+    acting: Acting,
 ) -> None:
     member, case_id = await reported(new_member, client, issuer, db)
     variables = {"u": str(member), "until": _in(3600), "r": "Repeated abuse.", "k": "key-1"}
-    first = _ok(await gql(client, SUSPEND, variables, token=acting))["imposeSuspension"]
+    first = _ok(await gql(client, SUSPEND, variables, token=acting.suspend))["imposeSuspension"]
     # The member's open case is the one the suspension closes.
     assert first["caseId"] == case_id and first["action"] == "SUSPEND", first
-    again = _ok(await gql(client, SUSPEND, variables, token=acting))["imposeSuspension"]
+    again = _ok(await gql(client, SUSPEND, variables, token=acting.suspend))["imposeSuspension"]
     assert again["id"] == first["id"]
     assert _count(db, "SELECT count(*) FROM actions WHERE user_id = %s", member) == 1
     assert len(_events(db, Topic.USER_SUSPENDED, str(member))) == 1
@@ -646,13 +668,13 @@ async def test_staff_suspend_a_member_once_per_request_key_closing_their_case(
     # A member with no case gets one, opened and actioned at once.
     quiet = await new_member()
     fresh = {**variables, "u": str(quiet), "k": "key-2"}
-    opened = _ok(await gql(client, SUSPEND, fresh, token=acting))["imposeSuspension"]
+    opened = _ok(await gql(client, SUSPEND, fresh, token=acting.suspend))["imposeSuspension"]
     assert opened["caseId"] != case_id
 
     unknown = {**variables, "u": str(uuid.uuid4()), "k": "key-3"}
-    _refused(await gql(client, SUSPEND, unknown, token=acting), "NOT_FOUND", "userId")
+    _refused(await gql(client, SUSPEND, unknown, token=acting.suspend), "NOT_FOUND", "userId")
     past = {**variables, "k": "key-4", "until": _in(-60)}
-    _refused(await gql(client, SUSPEND, past, token=acting), "BAD_USER_INPUT", "until")
+    _refused(await gql(client, SUSPEND, past, token=acting.suspend), "BAD_USER_INPUT", "until")
     for token in (issuer.access_token(uuid.uuid4()), staff_token(staff_issuer, Role.SUPPORT)):
         _refused(await gql(client, SUSPEND, {**variables, "k": "key-5"}, token=token), "FORBIDDEN")
     assert _count(db, "SELECT count(*) FROM actions WHERE user_id = %s", member) == 1
@@ -664,10 +686,10 @@ async def test_a_suspension_ends_by_itself_and_is_announced_once(
     client: httpx.AsyncClient,
     issuer: TokenIssuer,
     db: Any,
-    acting: str,
+    acting: Acting,
 ) -> None:
     member, case_id = await reported(new_member, client, issuer, db)
-    action = _ok(await act(client, acting, case_id, "SUSPEND", u=_in(3600)))
+    action = _ok(await act(client, acting.act, case_id, "SUSPEND", u=_in(3600)))
     # Time passes (the row is moved, not the clock).
     db.execute(
         "UPDATE standings SET until = now() - interval '1 second' WHERE user_id = %s", (member,)
@@ -694,11 +716,11 @@ async def test_an_action_is_appealed_once_and_overturning_reinstates(
     issuer: TokenIssuer,
     db: Any,
     moderator: str,
-    acting: str,
+    acting: Acting,
 ) -> None:
     member, case_id = await reported(new_member, client, issuer, db)
     token = issuer.access_token(member)
-    action_id = _ok(await act(client, acting, case_id, "BAN"))["takeModerationAction"]["id"]
+    action_id = _ok(await act(client, acting.act, case_id, "BAN"))["takeModerationAction"]["id"]
 
     # Only the member acted on may appeal; bad text changes nothing.
     stranger = issuer.access_token(uuid.uuid4())
@@ -719,9 +741,13 @@ async def test_an_action_is_appealed_once_and_overturning_reinstates(
     pending = _ok(await gql(client, APPEALS, token=moderator))["moderationAppeals"]["edges"]
     assert appeal_id in [edge["node"]["id"] for edge in pending]
 
-    decided = _ok(await gql(client, DECIDE, {"a": appeal_id, "o": "OVERTURNED"}, token=acting))
+    decided = _ok(
+        await gql(client, DECIDE, {"a": appeal_id, "o": "OVERTURNED"}, token=acting.decide)
+    )
     assert decided["decideAppeal"]["status"] == "OVERTURNED"
-    _refused(await gql(client, DECIDE, {"a": appeal_id, "o": "UPHELD"}, token=acting), "CONFLICT")
+    _refused(
+        await gql(client, DECIDE, {"a": appeal_id, "o": "UPHELD"}, token=acting.decide), "CONFLICT"
+    )
     [outcome] = _events(db, Topic.MODERATION_APPEAL_DECIDED, action_id)
     assert outcome["payload"] == {
         "appeal_id": appeal_id,
@@ -750,23 +776,23 @@ async def test_an_upheld_appeal_leaves_the_action_and_dismissals_cannot_be_appea
     client: httpx.AsyncClient,
     issuer: TokenIssuer,
     db: Any,
-    acting: str,
+    acting: Acting,
 ) -> None:
     member, case_id = await reported(new_member, client, issuer, db)
     token = issuer.access_token(member)
-    action_id = _ok(await act(client, acting, case_id, "SUSPEND", u=_in(3600)))[
+    action_id = _ok(await act(client, acting.act, case_id, "SUSPEND", u=_in(3600)))[
         "takeModerationAction"
     ]["id"]
     appeal_id = _ok(await gql(client, APPEAL, {"a": action_id, "t": "Sorry"}, token=token))[
         "appealAction"
     ]["id"]
-    _ok(await gql(client, DECIDE, {"a": appeal_id, "o": "UPHELD"}, token=acting))
+    _ok(await gql(client, DECIDE, {"a": appeal_id, "o": "UPHELD"}, token=acting.decide))
     [outcome] = _events(db, Topic.MODERATION_APPEAL_DECIDED, action_id)
     assert outcome["payload"]["outcome"] == "UPHELD"
     assert _events(db, Topic.USER_REINSTATED, str(member)) == []
 
     _ok(await report(client, issuer.access_token(uuid.uuid4()), member))
-    dismissed = _ok(await act(client, acting, await case_of(db, member), "DISMISS"))
+    dismissed = _ok(await act(client, acting.act, await case_of(db, member), "DISMISS"))
     body = await gql(
         client, APPEAL, {"a": dismissed["takeModerationAction"]["id"], "t": "x"}, token=token
     )

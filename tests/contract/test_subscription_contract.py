@@ -511,14 +511,15 @@ async def test_staff_refund_ends_premium_now_once_per_request_key(
     )
     # Only through the admin subgraph's `refundSubscription`, with its action token: a
     # support member's own token (billing:refund and all) is refused.
-    support = action_token(staff_issuer, Scope.BILLING_REFUND)
+    support = action_token(staff_issuer, "recordStaffRefund", Scope.BILLING_REFUND)
     variables = {"u": member, "r": "Charged twice.", "k": "refund-1"}
     for token, code in (
         (None, "UNAUTHENTICATED"),
         (issuer.access_token(uuid.UUID(member)), "FORBIDDEN"),
         (staff_token(staff_issuer, Role.MODERATOR), "FORBIDDEN"),
         (staff_token(staff_issuer, Role.SUPPORT), "FORBIDDEN"),
-        (action_token(staff_issuer, Scope.CASES_ACT), "FORBIDDEN"),
+        (action_token(staff_issuer, "recordStaffRefund", Scope.CASES_ACT), "FORBIDDEN"),
+        (action_token(staff_issuer, "takeModerationAction", Scope.BILLING_REFUND), "FORBIDDEN"),
     ):
         body = await gql(client, REFUND, variables, token=token)
         assert error_codes(body) == [code], body

@@ -207,9 +207,7 @@ async def test_staff_read_members_accounts_and_members_never_do(
     connection = page["data"]["staffMemberSearch"]
     assert [edge["node"]["id"] for edge in connection["edges"]] == [second.id]
     after = connection["pageInfo"]["endCursor"]
-    rest = await gql(
-        user_subgraph, STAFF_SEARCH, {"e": f"s-{tag}", "after": after}, token=support
-    )
+    rest = await gql(user_subgraph, STAFF_SEARCH, {"e": f"s-{tag}", "after": after}, token=support)
     assert [edge["node"]["id"] for edge in rest["data"]["staffMemberSearch"]["edges"]] == [first.id]
     # LIKE's wildcards are searched for as themselves.
     wild = await gql(user_subgraph, STAFF_SEARCH, {"e": "%"}, token=support)

@@ -10,7 +10,13 @@ import pytest
 import strawberry
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kindred.auth import ACTION_TOKEN_TTL_SECONDS, AUDIT_CLAIM, Identity, TokenVerifier
+from kindred.auth import (
+    ACTION_CLAIM,
+    ACTION_TOKEN_TTL_SECONDS,
+    AUDIT_CLAIM,
+    Identity,
+    TokenVerifier,
+)
 from kindred.context import RequestContext
 from kindred.credentials import TokenIssuer
 from kindred.errors import Unauthenticated
@@ -134,17 +140,33 @@ def test_a_staff_field_answers_staff_with_the_scope() -> None:
 
 def test_an_action_token_names_its_audit_entry_and_only_its_scope() -> None:
     staff_id, audit_id = uuid.uuid4(), uuid.uuid4()
-    token = STAFF.action_token(staff_id, scopes=["cases:act"], audit_id=audit_id)
+    token = STAFF.action_token(
+        staff_id, scopes=["cases:act"], audit_id=audit_id, mutation="takeModerationAction"
+    )
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims[AUDIT_CLAIM] == str(audit_id) and "roles" not in claims
+    assert claims[ACTION_CLAIM] == "takeModerationAction"
     assert claims["exp"] - claims["iat"] == ACTION_TOKEN_TTL_SECONDS
     identity = _verify(token)
     assert identity.staff and identity.user_id == str(staff_id)
     assert identity.scopes == {"cases:act"} and identity.audit_id == str(audit_id)
-    # A staff member's own token names no audit entry.
-    assert _verify(STAFF.access_token(staff_id, scopes=["cases:act"])).audit_id is None
+    assert identity.action == "takeModerationAction"
+    # A staff member's own token names no audit entry and no mutation.
+    own = _verify(STAFF.access_token(staff_id, scopes=["cases:act"]))
+    assert own.audit_id is None and own.action is None
     with pytest.raises(ValueError, match="scope"):
-        STAFF.action_token(staff_id, scopes=[], audit_id=audit_id)
+        STAFF.action_token(staff_id, scopes=[], audit_id=audit_id, mutation="startCaseReview")
+    with pytest.raises(ValueError, match="mutation"):
+        STAFF.action_token(staff_id, scopes=["cases:act"], audit_id=audit_id, mutation="")
+
+
+def test_only_an_action_token_names_a_mutation_and_it_must() -> None:
+    with pytest.raises(Unauthenticated, match="Only an action token"):
+        _verify(_signed(STAFF, {"scope": "cases:act", ACTION_CLAIM: "startCaseReview"}))
+    with pytest.raises(Unauthenticated, match="names the one mutation"):
+        _verify(_signed(STAFF, {"scope": "cases:act", AUDIT_CLAIM: "entry"}))
+    with pytest.raises(Unauthenticated, match="names the one mutation"):
+        _verify(_signed(STAFF, {"scope": "cases:act", AUDIT_CLAIM: "entry", ACTION_CLAIM: 3}))
 
 
 def _signed(issuer: TokenIssuer, extra: dict[str, Any], ttl: int = 60) -> str:
@@ -219,7 +241,18 @@ def test_a_staff_token_without_an_audit_entry_is_sent_to_the_admin_subgraph() ->
     assert "which writes them to the audit log" in error.message
 
 
-def test_an_audited_mutation_answers_an_action_token() -> None:
-    acting = Identity(user_id="s", staff=True, scopes=frozenset({"cases:act"}), audit_id="a")
-    result = _act(acting)
+def _action_token_for(mutation: str) -> Identity:
+    return Identity(
+        user_id="s", staff=True, scopes=frozenset({"cases:act"}), audit_id="a", action=mutation
+    )
+
+
+def test_an_audited_mutation_answers_an_action_token_for_it() -> None:
+    result = _act(_action_token_for("act"))
     assert result.errors is None and result.data == {"act": 1}
+
+
+def test_an_audited_mutation_refuses_an_action_token_for_another() -> None:
+    [error] = _act(_action_token_for("startCaseReview")).errors or []
+    assert error.extensions == {"code": "FORBIDDEN", "reason": "WRONG_ACTION", "via": "actOnCase"}
+    assert "for `startCaseReview`, not `act`" in error.message
