@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -126,6 +127,8 @@ class EventConsumer:
         max_attempts: int = 4,
         retry_delay: float = 0.2,
         fetch_max_wait_ms: int = 50,
+        quiet_fetch_max_wait_ms: int | None = None,
+        quiet_after_seconds: float = 3.0,
         instance_id: str | None = None,
         session_timeout_ms: int = 30_000,
     ) -> None:
@@ -141,6 +144,12 @@ class EventConsumer:
         self.handled: Counter[tuple[str, str]] = Counter()
         self.dead_letters: Counter[str] = Counter()
         self._committed: dict[TopicPartition, int] = {}
+        # A broker that answers a waiting fetch only when the wait runs out (the embedded
+        # one) makes the wait both the event latency and the idle cost: the short wait
+        # while events flow, the quiet one once none came for `quiet_after_seconds`.
+        self._busy_wait_ms = fetch_max_wait_ms
+        self._quiet_wait_ms = max(quiet_fetch_max_wait_ms or fetch_max_wait_ms, fetch_max_wait_ms)
+        self._quiet_after = quiet_after_seconds
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=name,
@@ -162,10 +171,31 @@ class EventConsumer:
 
     async def run(self) -> None:
         """Consumes until cancelled."""
+        last_event = time.monotonic()
         while True:
             batches = await self._consumer.getmany(timeout_ms=1000, max_records=200)
+            now = time.monotonic()
+            if batches:
+                last_event = now
+                self._set_fetch_wait(self._busy_wait_ms)
+            elif now - last_event >= self._quiet_after:
+                self._set_fetch_wait(self._quiet_wait_ms)
             for partition, records in batches.items():
                 await self._process_batch(partition, records)
+
+    @property
+    def fetch_wait_ms(self) -> int:
+        """How long the consumer's fetches wait for news now (see `_set_fetch_wait`)."""
+        fetcher = getattr(self._consumer, "_fetcher", None)
+        return int(getattr(fetcher, "_fetch_max_wait_ms", self._busy_wait_ms))
+
+    def _set_fetch_wait(self, wait_ms: int) -> None:
+        """The next fetches wait `wait_ms`. aiokafka reads its fetcher's wait for every
+        fetch it sends but offers no setter; on a version without that attribute the
+        wait stays as configured."""
+        fetcher = getattr(self._consumer, "_fetcher", None)
+        if fetcher is not None and hasattr(fetcher, "_fetch_max_wait_ms"):
+            fetcher._fetch_max_wait_ms = wait_ms
 
     async def _process_batch(
         self, partition: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]

@@ -63,6 +63,7 @@ class Platform:
                 handlers=handlers,
                 producer=self.producer,
                 fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+                quiet_fetch_max_wait_ms=settings.consumer_quiet_fetch_max_wait_ms,
                 instance_id=settings.instance_id,
                 session_timeout_ms=settings.consumer_session_timeout_ms,
             )

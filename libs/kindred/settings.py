@@ -88,6 +88,9 @@ class Settings:
     # Also the event latency on the embedded broker, which does not answer a waiting fetch
     # early; shorter waits cost idle CPU in every consumer and in the broker.
     consumer_fetch_max_wait_ms: int
+    # The same once no event came for a few seconds: the first event after a quiet spell
+    # waits up to this long, and a quiet stack costs a quarter of the CPU.
+    consumer_quiet_fetch_max_wait_ms: int
     # How long the group waits for a silent member before handing its partitions to the
     # others (a member with a stable instance id does not leave the group when it stops).
     consumer_session_timeout_ms: int
@@ -176,6 +179,9 @@ def load_settings(subgraph: str, *, port: int | None = None) -> Settings:
             _env("KINDRED_STAFF_JWT_PRIVATE_KEY_PATH", str(data_dir / "keys" / "staff-signing.pem"))
         ),
         consumer_fetch_max_wait_ms=int(_env("KINDRED_CONSUMER_FETCH_MAX_WAIT_MS", "50")),
+        consumer_quiet_fetch_max_wait_ms=int(
+            _env("KINDRED_CONSUMER_QUIET_FETCH_MAX_WAIT_MS", "250")
+        ),
         consumer_session_timeout_ms=int(_env("KINDRED_CONSUMER_SESSION_TIMEOUT_MS", "30000")),
         # Connections kept open. Requests beyond it wait for one: overflow connections
         # would be opened and closed per request under load.

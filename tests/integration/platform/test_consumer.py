@@ -28,6 +28,7 @@ from tests.support import eventually
 
 JOIN_TIMEOUT = 60.0
 MAX_ATTEMPTS = 3
+BUSY_WAIT_MS, QUIET_WAIT_MS, QUIET_AFTER = 50, 200, 2.0
 
 
 class PoisonError(RuntimeError):
@@ -64,6 +65,9 @@ def make_consumer(
         producer=producer,
         max_attempts=MAX_ATTEMPTS,
         retry_delay=0.05,
+        fetch_max_wait_ms=BUSY_WAIT_MS,
+        quiet_fetch_max_wait_ms=QUIET_WAIT_MS,
+        quiet_after_seconds=QUIET_AFTER,
         # A static member: a restarted consumer takes its predecessor's place at once.
         instance_id=f"{name}-1",
     )
@@ -153,6 +157,22 @@ async def test_the_same_event_delivered_twice_is_applied_once(
     assert await times_applied(scratch_db_url, twice.event_id) == 1
     assert await times_applied(scratch_db_url, after.event_id) == 1
     assert await inbox_rows(scratch_db_url, stream.name, twice.event_id) == [(stream.copies,)]
+
+
+async def test_a_quiet_consumer_waits_longer_per_fetch_and_wakes_at_the_next_event(
+    stream: Stream, producer: EventProducer, scratch_db_url: str
+):
+    """The embedded broker answers a fetch when its wait runs out: quiet, the consumer
+    fetches less often (less idle CPU); the first event brings the short wait back."""
+    await eventually(
+        lambda: stream.consumer.fetch_wait_ms == QUIET_WAIT_MS,
+        what="the quiet wait",
+        within=QUIET_AFTER + 5,
+    )
+    aggregate = f"wake-{uuid.uuid4().hex[:6]}"
+    await send(producer, event(stream.copies, aggregate, 1, "news"))
+    await wait_for_copy(scratch_db_url, aggregate, 1)
+    assert stream.consumer.fetch_wait_ms == BUSY_WAIT_MS
 
 
 async def test_an_older_version_after_a_newer_one_changes_nothing(
