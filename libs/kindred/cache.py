@@ -76,10 +76,7 @@ class Cache:
     async def _flush_pending_invalidations(self) -> None:
         if self._pending_invalidations:
             keys = list(self._pending_invalidations)
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.set(key, TOMBSTONE, ex=self._tombstone_seconds)
-                await pipe.execute()
+            await self._tombstone(keys)
             self._pending_invalidations.difference_update(keys)
 
     @property
@@ -153,10 +150,10 @@ class Cache:
         value cannot come back either. Retried in the background if Redis cannot be
         reached."""
         try:
-            for key in keys:
-                if version is None:
-                    await self._redis.set(self._key(key), TOMBSTONE, ex=self._tombstone_seconds)
-                else:
+            if version is None:
+                await self._tombstone([self._key(key) for key in keys])
+            else:
+                for key in keys:
                     await self._put_newer(
                         keys=[self._key(key), self._version_key(key)],
                         args=[TOMBSTONE, version, self._tombstone_seconds],
@@ -164,6 +161,33 @@ class Cache:
         except (RedisError, OSError) as error:
             self._mark_down(error)
             self._remember(self._key(key) for key in keys)
+
+    async def invalidate_matching(self, pattern: str) -> None:
+        """Drops every cached value whose key matches the glob `pattern` (as `invalidate`
+        does): when which keys went stale is not known, only their kind."""
+        full_pattern = self._key(pattern)
+        try:
+            batch: list[str] = []
+            async for key in self._redis.scan_iter(match=full_pattern, count=1000):
+                name = key.decode() if isinstance(key, bytes) else str(key)
+                if not name.endswith("#version"):
+                    batch.append(name)
+                if len(batch) >= 1000:
+                    await self._tombstone(batch)
+                    batch = []
+            await self._tombstone(batch)
+        except (RedisError, OSError) as error:
+            self._mark_down(error)
+            raise
+
+    async def _tombstone(self, full_keys: list[str]) -> None:
+        """Tombstones for these keys, in one round trip."""
+        if not full_keys:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for full_key in full_keys:
+                pipe.set(full_key, TOMBSTONE, ex=self._tombstone_seconds)
+            await pipe.execute()
 
     def _version_key(self, key: str) -> str:
         return f"{self._namespace}:{key}#version"

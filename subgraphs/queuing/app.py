@@ -7,7 +7,7 @@ from pathlib import Path
 from kindred.app import Subgraph, create_app
 from kindred.platform import Platform
 from kindred.scheduler import every
-from subgraphs.queuing import matchmaking, saga, saga_steps
+from subgraphs.queuing import entry_cache, matchmaking, saga, saga_steps
 from subgraphs.queuing.handlers import HANDLERS
 from subgraphs.queuing.schema import schema
 
@@ -41,7 +41,7 @@ SUBGRAPH = Subgraph(
     schema=schema,
     migrations_dir=Path(__file__).parent / "migrations",
     handlers=HANDLERS,
-    tasks={"matcher": matcher, "saga": saga_runner},
+    tasks={"matcher": matcher, "saga": saga_runner, "entry-cache": entry_cache.listener},
 )
 
 app = create_app(SUBGRAPH)

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from sqlalchemy import Row
 from strawberry.types import Info
 
 from kindred.calendar import age_on, today
@@ -18,7 +17,8 @@ from kindred.graphql import build_schema, describe_values
 from kindred.ids import parse_id
 from kindred.pagination import After, Connection, First, connection, page_size
 from kindred.shared_types import USER_DESCRIPTION, Gender, Location
-from subgraphs.queuing import events, saga, service
+from subgraphs.queuing import entry_cache, events, saga, service
+from subgraphs.queuing.entry_cache import EntryView
 
 Ctx = Info[RequestContext, None]
 
@@ -57,7 +57,7 @@ class QueueEntry:
     synced_at: datetime = strawberry.field(description="When the copy was last refreshed.")
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> QueueEntry:
+    def from_row(cls, row: EntryView) -> QueueEntry:
         return cls(
             joined_at=row.joined_at,
             age=age_on(row.birthdate, today()),
@@ -72,11 +72,11 @@ class QueueEntry:
 
 async def load_entry(info: Ctx, user_id: uuid.UUID) -> QueueEntry | None:
     """A member's entry through the request's DataLoader: N members cost one query."""
-    db = info.context.platform.db
+    platform = info.context.platform
 
     async def load(ids: list[uuid.UUID]) -> list[QueueEntry | None]:
-        rows = await service.entries(db, ids)
-        return [QueueEntry.from_row(row) if row else None for row in rows]
+        views = await entry_cache.entries(platform.db, platform.cache, ids)
+        return [QueueEntry.from_row(view) if view else None for view in views]
 
     return await info.context.loader("queue_entries", load).load(user_id)
 
@@ -220,6 +220,8 @@ class Mutation:
             if joined is not None:
                 uow.publish(events.entry_joined(joined))
             await uow.commit()
+        # Before answering: the member's next read, on any replica, sees the change.
+        await entry_cache.forget(platform.cache, [parse_id(user_id)])
         entry = await load_entry(info, parse_id(user_id))
         assert entry is not None
         return entry
@@ -230,7 +232,9 @@ class Mutation:
     async def leave_queue(self, info: Ctx) -> bool:
         user_id = info.context.caller_id()
         async with info.context.platform.db.session() as session, session.begin():
-            return await service.leave(session, user_id=user_id)
+            left = await service.leave(session, user_id=user_id)
+        await entry_cache.forget(info.context.platform.cache, [user_id])
+        return left
 
 
 schema = build_schema(query=Query, mutation=Mutation, types=[User, Match])

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import redis.asyncio as redis
 
 from tests.support import Member, error_codes, eventually, gql, register
 
@@ -57,6 +58,36 @@ async def test_signing_up_updating_and_the_queue_copy_following(
         "SELECT synced_version, interests FROM profile_copies WHERE user_id = %s", (member.id,)
     ).fetchone()
     assert row == (2, ["climbing"])
+
+
+async def test_a_cached_queue_entry_follows_the_profile_and_the_queue(
+    gateway: httpx.AsyncClient, infra: Any
+) -> None:
+    """`queueEntry` is cached in Redis; what the database changes (a profile event, a
+    leave) is forgotten at commit, whoever wrote it."""
+    member = await register(gateway, displayName="Kit")
+    await gql(gateway, "mutation { joinQueue { syncedVersion } }", token=member.access_token)
+    key = f"queuing:entry:{member.id}"
+    async with redis.from_url(infra.redis_url) as raw:
+        # A minute after joining: the tombstone joining left is gone, reads fill the cache.
+        await raw.delete(key)
+        assert (await _me(gateway, member))["queueEntry"]["syncedVersion"] == 1
+        assert b'"synced_version": 1' in (await raw.get(key) or b"")
+
+        updated = await gql(
+            gateway, UPDATE, {"input": {"interests": ["chess"]}, "v": 1}, token=member.access_token
+        )
+        assert updated["data"]["updateProfile"]["version"] == 2
+        me = await eventually(
+            lambda: _me(gateway, member), lambda me: me["queueEntry"]["syncedVersion"] == 2
+        )
+        assert me["queueEntry"]["interests"] == ["chess"]
+
+        await raw.delete(key)
+        assert (await _me(gateway, member))["queueEntry"] is not None  # cached again
+        left = await gql(gateway, "mutation { leaveQueue }", token=member.access_token)
+        assert left["data"]["leaveQueue"] is True
+        assert (await _me(gateway, member))["queueEntry"] is None
 
 
 async def test_a_stale_expected_version_is_a_conflict_and_changes_nothing(
