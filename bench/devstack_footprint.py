@@ -4,15 +4,18 @@ For each layout (`KINDRED_DEV_PROCESSES=one`, the default: every subgraph in one
 process; `separate`: a process each) it starts the stack as `make dev` does (`python -m
 kindred.devstack`'s `main` in a child process, here on free ports and a fresh data
 folder), times from the spawn until the banner says that every subgraph's `/health` and
-the gateway's `/readiness` answer, waits --settle seconds, then reads every process's PSS
-and RSS from /proc/<pid>/smaps_rollup (the supervisor's process tree and PostgreSQL's,
-which pg_ctl leaves on its own) and stops the stack with SIGINT, as Ctrl-C does. Each
+the gateway's `/readiness` answer, waits --settle seconds, then counts the CPU time every
+process spends over --cpu-window more idle seconds (consumers polling the broker, relays
+and schedulers polling their databases), reads every process's PSS and RSS from
+/proc/<pid>/smaps_rollup (the supervisor's process tree and PostgreSQL's, which pg_ctl
+leaves on its own) and stops the stack with SIGINT, as Ctrl-C does. Each
 layout starts twice on one data folder: cold (initdb, every migration) and warm (what a
 developer waits for every day after the first). PSS shares each shared page among the
 processes that map it, so the PSS total is what the stack costs the machine; RSS counts
 shared pages once per process.
 
-    python -m bench.devstack_footprint [--settle 10] [--layouts one,separate] [--keep]
+    python -m bench.devstack_footprint [--settle 10] [--cpu-window 10]
+        [--layouts one,separate] [--keep]
 
 The warm start's phases: until the first subgraph server starts (the infrastructure, and
 the subgraphs' imports), until every subgraph answers, until the gateway does.
@@ -44,12 +47,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Usage:
-    """One process's memory, in MB (10^6 bytes)."""
+    """One process's memory, in MB (10^6 bytes), and the CPU it spends idle (ms a second)."""
 
     pid: int
     part: str
     pss_mb: float
     rss_mb: float
+    idle_cpu_ms_per_s: float
 
 
 def run_child(layout: str, data_dir: str) -> int:
@@ -142,21 +146,33 @@ def memory(pid: int) -> tuple[float, float] | None:
     return int(values["Pss"]) * 1024 / 1e6, int(values["Rss"]) * 1024 / 1e6
 
 
-def measure(supervisor: int, data_dir: Path) -> list[Usage]:
+def measure(supervisor: int, data_dir: Path, cpu_window: float) -> list[Usage]:
+    """Every process's idle CPU over `cpu_window` seconds (none if 0), then its memory."""
+    from bench.support import process_cpu_seconds
+
     roots = [supervisor]
     postmaster = data_dir / "postgres" / "postmaster.pid"
     if postmaster.is_file():
         roots.append(int(postmaster.read_text().split()[0]))
+    pids = sorted(set(process_tree(*roots)))
+    before = {pid: process_cpu_seconds(pid) for pid in pids}
+    time.sleep(cpu_window)
     usages = []
-    for pid in sorted(set(process_tree(*roots))):
+    for pid in pids:
         figures = memory(pid)
-        if figures is not None:
-            usages.append(Usage(pid, part_of(pid, supervisor), *figures))
+        start, end = before[pid], process_cpu_seconds(pid)
+        if figures is None or start is None or end is None:
+            continue
+        cpu = 1000 * (end - start) / cpu_window if cpu_window else 0.0
+        usages.append(Usage(pid, part_of(pid, supervisor), *figures, round(cpu, 1)))
     return usages
 
 
-def start_and_measure(layout: str, data_dir: Path, settle: float) -> dict[str, Any]:
-    """One start of the stack: seconds until ready, then every process's memory."""
+def start_and_measure(
+    layout: str, data_dir: Path, settle: float, cpu_window: float = 0.0
+) -> dict[str, Any]:
+    """One start of the stack: seconds until ready, then every process's idle CPU and
+    memory."""
     from bench.support import progress
 
     log_path = data_dir.parent / f"{data_dir.name}-{layout}.out"
@@ -198,7 +214,7 @@ def start_and_measure(layout: str, data_dir: Path, settle: float) -> dict[str, A
         ready_s = time.monotonic() - started
         progress(f"{layout}: ready in {ready_s:.1f} s; settling {settle:.0f} s")
         time.sleep(settle)
-        usages = measure(child.pid, data_dir)
+        usages = measure(child.pid, data_dir, cpu_window)
     finally:
         stopping = time.monotonic()
         child.send_signal(signal.SIGINT)  # Ctrl-C: the supervisor stops everything in order
@@ -221,12 +237,17 @@ def start_and_measure(layout: str, data_dir: Path, settle: float) -> dict[str, A
     }
 
 
-def by_part(processes: list[dict[str, Any]]) -> dict[str, tuple[int, float, float]]:
-    """Per part of the stack: (processes, PSS MB, RSS MB)."""
-    parts: dict[str, tuple[int, float, float]] = {}
+def by_part(processes: list[dict[str, Any]]) -> dict[str, tuple[int, float, float, float]]:
+    """Per part of the stack: (processes, PSS MB, RSS MB, idle CPU ms/s)."""
+    parts: dict[str, tuple[int, float, float, float]] = {}
     for usage in processes:
-        count, pss, rss = parts.get(usage["part"], (0, 0.0, 0.0))
-        parts[usage["part"]] = (count + 1, pss + usage["pss_mb"], rss + usage["rss_mb"])
+        count, pss, rss, cpu = parts.get(usage["part"], (0, 0.0, 0.0, 0.0))
+        parts[usage["part"]] = (
+            count + 1,
+            pss + usage["pss_mb"],
+            rss + usage["rss_mb"],
+            cpu + usage["idle_cpu_ms_per_s"],
+        )
     return parts
 
 
@@ -235,14 +256,19 @@ def totals(processes: list[dict[str, Any]]) -> dict[str, float]:
     return {
         "pss_mb": sum(p["pss_mb"] for p in processes),
         "rss_mb": sum(p["rss_mb"] for p in processes),
+        "idle_cpu_ms_per_s": sum(p["idle_cpu_ms_per_s"] for p in processes),
         "pss_mb_without_postgres": sum(p["pss_mb"] for p in without_pg),
         "rss_mb_without_postgres": sum(p["rss_mb"] for p in without_pg),
+        "idle_cpu_ms_per_s_without_postgres": sum(p["idle_cpu_ms_per_s"] for p in without_pg),
     }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--settle", type=float, default=10.0, help="seconds idle before reading")
+    parser.add_argument(
+        "--cpu-window", type=float, default=10.0, help="idle seconds over which CPU is counted"
+    )
     parser.add_argument("--layouts", default=",".join(LAYOUTS), help="one,separate")
     parser.add_argument("--keep", action="store_true", help="keep the data folders and output")
     parser.add_argument("--child", nargs=2, metavar=("LAYOUT", "DATA_DIR"), help=argparse.SUPPRESS)
@@ -261,7 +287,9 @@ def main(argv: list[str] | None = None) -> None:
             progress(f"{layout}: cold start (initdb, migrations; logs in {scratch})")
             cold = start_and_measure(layout, data_dir, settle=0.0)
             progress(f"{layout}: warm start")
-            warm = start_and_measure(layout, data_dir, settle=args.settle)
+            warm = start_and_measure(
+                layout, data_dir, settle=args.settle, cpu_window=args.cpu_window
+            )
             results[layout] = {
                 "cold_ready_s": cold["ready_s"],
                 **{key: value for key, value in warm.items() if key != "processes"},
@@ -280,24 +308,30 @@ def main(argv: list[str] | None = None) -> None:
     headers = ["part"]
     for layout in layouts:
         headers += [f"{layout}: procs", f"{layout}: PSS MB", f"{layout}: RSS MB"]
+        headers += [f"{layout}: CPU ms/s"]
     rows: list[list[Any]] = []
     for part in parts:
         row: list[Any] = [part]
         for layout in layouts:
-            count, pss, rss = by_part(results[layout]["processes"]).get(part, (0, 0.0, 0.0))
-            row += [count, round(pss, 1), round(rss, 1)]
+            count, pss, rss, cpu = by_part(results[layout]["processes"]).get(
+                part, (0, 0.0, 0.0, 0.0)
+            )
+            row += [count, round(pss, 1), round(rss, 1), round(cpu, 1)]
         rows.append(row)
-    for label, pss_key, rss_key in (
-        ("total", "pss_mb", "rss_mb"),
-        ("total without postgresql", "pss_mb_without_postgres", "rss_mb_without_postgres"),
-    ):
+    for label, suffix in (("total", ""), ("total without postgresql", "_without_postgres")):
         row = [label]
         for layout in layouts:
             figures = results[layout]
-            row += [len(figures["processes"]), round(figures[pss_key], 1)]
-            row += [round(figures[rss_key], 1)]
+            row += [len(figures["processes"]), round(figures[f"pss_mb{suffix}"], 1)]
+            row += [round(figures[f"rss_mb{suffix}"], 1)]
+            row += [round(figures[f"idle_cpu_ms_per_s{suffix}"], 1)]
         rows.append(row)
-    print_table(f"make dev's processes after {args.settle:.0f} s idle (MB)", headers, rows)
+    print_table(
+        f"make dev's processes after {args.settle:.0f} s idle: memory (MB), and CPU over "
+        f"{args.cpu_window:.0f} s more (ms a second)",
+        headers,
+        rows,
+    )
     print_table(
         "make dev: seconds from start to every endpoint healthy",
         [
@@ -329,7 +363,9 @@ def main(argv: list[str] | None = None) -> None:
             for layout in layouts
         ],
     )
-    save_results(NAME, {"settle_s": args.settle, "layouts": results})
+    save_results(
+        NAME, {"settle_s": args.settle, "cpu_window_s": args.cpu_window, "layouts": results}
+    )
 
 
 if __name__ == "__main__":

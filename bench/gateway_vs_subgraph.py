@@ -16,7 +16,13 @@ Candidates (`--gateways`): `grafbase+edge` (what `make dev` runs), `grafbase`,
 itself; `+edge` puts the edge (router/edge/) in front. Gateway RSS is the peak, sampled
 every 0.25 s while wrk runs, of every process of the gateway (edge, engine, children).
 A second table shows where each path's CPU goes: the user + system time each process
-(gateway, every subgraph, PostgreSQL, the broker, Redis) spent per request.
+(gateway, every subgraph, PostgreSQL, the broker, Redis, and wrk itself) spent per
+request, less what it spends idle (measured with no load for 4 s just before each
+path's warm-up: consumers polling, schedulers), so each figure is what the requests
+cost; "kernel, other" is the rest of the machine's busy time (what no process is charged
+for), so a row's total is the whole machine's. From it, the last table models what
+bounds each path (the machine's spare cores, or its busiest process on one core) and
+each gateway's ceiling: the ratio it would reach if the gateway cost no CPU at all.
 
 Every member's answer is checked on every path before measuring; during the run the wrk
 script counts answers that are not 200 or carry `errors`.
@@ -31,10 +37,12 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +54,7 @@ from bench.support import (
     gql,
     print_table,
     private_stack,
+    process_cpu_seconds,
     progress,
     register_member,
     save_results,
@@ -85,15 +94,21 @@ def run_wrk(
         url,
     ]
     env = {**os.environ, "BENCH_BODY_FILE": str(body_file), "BENCH_TOKENS_FILE": str(tokens_file)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     finished = subprocess.run(
         argv, env=env, capture_output=True, text=True, check=False, timeout=seconds + 60
     )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     lines = [line for line in finished.stdout.splitlines() if line.startswith("BENCH_RESULT ")]
     if finished.returncode != 0 or not lines:
         output = finished.stdout + finished.stderr
         raise RuntimeError(f"wrk failed ({finished.returncode}):\n{output}")
     figures: dict[str, Any] = json.loads(lines[-1].removeprefix("BENCH_RESULT "))
     figures["req_per_s"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    # The client's own CPU: the load it puts on the machine's two cores is part of each path.
+    figures["client_cpu_s"] = (after.ru_utime + after.ru_stime) - (
+        before.ru_utime + before.ru_stime
+    )
     return figures
 
 
@@ -124,12 +139,8 @@ def rss_mb(pids: list[int]) -> float:
 
 def cpu_seconds(pids: list[int]) -> float:
     """User plus system CPU time of these processes and their descendants, in seconds."""
-    ticks = 0
-    for pid in {child for root in pids for child in _tree(root)}:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    tree = {child for root in pids for child in _tree(root)}
+    return sum(process_cpu_seconds(pid) or 0.0 for pid in tree)
 
 
 def components(stack: Stack) -> dict[str, list[int]]:
@@ -149,17 +160,52 @@ def components(stack: Stack) -> dict[str, list[int]]:
     return parts
 
 
-@contextmanager
-def cpu_per_request(stack: Stack) -> Iterator[dict[str, float]]:
-    """CPU time each component spends while the block runs; the caller divides by requests."""
+MACHINE = "machine"
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine spent busy so far, every core (from /proc/stat): the
+    kernel's own work for the loopback traffic included, which no process is charged."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_readings(parts: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds so far of each component, and of the whole machine (`MACHINE`)."""
+    return {
+        **{name: cpu_seconds(pids) for name, pids in parts.items()},
+        MACHINE: machine_busy_seconds(),
+    }
+
+
+def idle_cpu_per_second(stack: Stack, seconds: float = 4.0) -> dict[str, float]:
+    """CPU seconds each component (and the machine) spends per second with no requests
+    (polling consumers, schedulers, the broker answering them): subtracted from the
+    loaded figures."""
     parts = components(stack)
-    before = {name: cpu_seconds(pids) for name, pids in parts.items()}
+    before = cpu_readings(parts)
+    time.sleep(seconds)
+    after = cpu_readings(parts)
+    return {name: (after[name] - before[name]) / seconds for name in before}
+
+
+@contextmanager
+def cpu_per_request(stack: Stack, idle: dict[str, float]) -> Iterator[dict[str, float]]:
+    """CPU time each component (and the machine) spends while the block runs beyond its
+    idle rate; the caller divides by requests."""
+    parts = components(stack)
+    before = cpu_readings(parts)
+    started = time.monotonic()
     spent: dict[str, float] = {}
     try:
         yield spent
     finally:
-        for name, pids in parts.items():
-            spent[name] = cpu_seconds(pids) - before[name]
+        elapsed = time.monotonic() - started
+        after = cpu_readings(parts)
+        for name in before:
+            used = after[name] - before[name] - idle.get(name, 0.0) * elapsed
+            spent[name] = max(used, 0.0)
 
 
 @contextmanager
@@ -190,10 +236,16 @@ def measure(
     duration: int,
     warmup: int,
 ) -> dict[str, Any]:
-    """A warm-up, then the measured wrk run, with the CPU each component spent per request."""
+    """The stack's idle CPU, a warm-up, then the measured wrk run, with the CPU each
+    component spent per request beyond its idle rate."""
+    idle = idle_cpu_per_second(stack)
     run_wrk(url, query, tokens_file, work_dir, warmup)
-    with cpu_per_request(stack) as spent:
+    with cpu_per_request(stack, idle) as spent:
         figures = run_wrk(url, query, tokens_file, work_dir, duration)
+    spent["client"] = figures.pop("client_cpu_s")
+    machine = spent.pop(MACHINE)
+    spent["kernel, other"] = max(machine - sum(spent.values()), 0.0)
+    figures["idle_cpu_ms_per_s"] = {name: round(1000 * rate, 1) for name, rate in idle.items()}
     figures["cpu_ms_per_request"] = {
         name: round(1000 * seconds / max(figures["requests"], 1), 3)
         for name, seconds in spent.items()
@@ -224,7 +276,7 @@ def run(members: int, duration: int, warmup: int, gateways: list[str]) -> dict[s
         check_answers(client, user_url, DIRECT_QUERY, tokens)
 
         measured: dict[str, Any] = {}
-        progress(f"direct: {warmup} s warm-up, then {duration} s measured")
+        progress(f"direct: 4 s idle, {warmup} s warm-up, then {duration} s measured")
         direct_before = measure(
             stack, user_url, DIRECT_QUERY, tokens_file, work_dir, duration, warmup
         )
@@ -234,21 +286,27 @@ def run(members: int, duration: int, warmup: int, gateways: list[str]) -> dict[s
             stack.start_gateway(engine, edge=bool(edge))
             try:
                 check_answers(client, gateway_url, GATEWAY_QUERY, tokens)
-                progress(f"{candidate}: {warmup} s warm-up, then {duration} s measured")
+                progress(f"{candidate}: 4 s idle, {warmup} s warm-up, then {duration} s measured")
                 pids = [process.popen.pid for process in stack.gateway_processes()]
-                idle = rss_mb(pids)
+                rss_idle = rss_mb(pids)
                 with peak_rss(pids) as memory:
                     figures = measure(
-                        stack, gateway_url, GATEWAY_QUERY, tokens_file, work_dir, duration, warmup
+                        stack,
+                        gateway_url,
+                        GATEWAY_QUERY,
+                        tokens_file,
+                        work_dir,
+                        duration,
+                        warmup,
                     )
                 measured[candidate] = {
                     **figures,
-                    "rss_idle_mb": idle,
+                    "rss_idle_mb": rss_idle,
                     "rss_peak_mb": memory["peak_mb"],
                 }
             finally:
                 stack.stop_gateway()
-        progress(f"direct again: {warmup} s warm-up, then {duration} s measured")
+        progress(f"direct again: 4 s idle, {warmup} s warm-up, then {duration} s measured")
         direct_after = measure(
             stack, user_url, DIRECT_QUERY, tokens_file, work_dir, duration, warmup
         )
@@ -308,7 +366,76 @@ def report(measured: dict[str, Any]) -> dict[str, Any]:
         print(f"  {name}: {query}")
     print(f"ratio = req/s over the mean of the two direct runs ({direct:.0f} req/s)")
     measured["direct_req_per_s"] = round(direct, 1)
+    measured["cpu_model"] = cpu_model(results)
     return measured
+
+
+def cpu_model(results: dict[str, Any]) -> dict[str, Any]:
+    """Each path's throughput as its CPU per request predicts it, and the gateways' ceiling.
+
+    A path is held back by whichever runs out first: the machine (its cores less what the
+    stack burns idle, over the path's CPU per request) or its busiest process (one core:
+    a subgraph is one Python process), which is what bounds the direct path. The ceiling
+    is the same with the gateway's own CPU taken out: what no faster gateway can beat on
+    these subgraphs, as a ratio to the direct path's measured req/s."""
+    cores = os.cpu_count() or 1
+    not_processes = {"client", "kernel, other"}
+
+    def spare(path: str) -> float:
+        return cores - results[path]["idle_cpu_ms_per_s"][MACHINE] / 1000
+
+    def bound(path: str, leave_out: frozenset[str] = frozenset()) -> float:
+        cpu = results[path]["cpu_ms_per_request"]
+        machine = 1000 * spare(path) / sum(v for k, v in cpu.items() if k not in leave_out)
+        busiest = max(v for k, v in cpu.items() if k not in not_processes | leave_out)
+        return min(machine, 1000 / busiest)
+
+    direct_paths = ("direct (before)", "direct (after)")
+    direct = sum(results[path]["req_per_s"] for path in direct_paths) / 2
+    model: dict[str, Any] = {}
+    rows = []
+    for path, r in results.items():
+        cpu = r["cpu_ms_per_request"]
+        modelled = bound(path)
+        busiest = max((k for k in cpu if k not in not_processes), key=lambda k: cpu[k])
+        figures = {
+            "spare_cores": round(spare(path), 2),
+            "cpu_ms_per_request": round(sum(cpu.values()), 3),
+            "busiest_process": busiest,
+            "modelled_req_per_s": round(modelled, 1),
+        }
+        if path not in direct_paths:
+            figures["modelled_ratio"] = round(modelled / direct, 3)
+            figures["ceiling_ratio"] = round(bound(path, frozenset({"gateway"})) / direct, 3)
+        model[path] = figures
+        rows.append(
+            [
+                path,
+                figures["spare_cores"],
+                figures["cpu_ms_per_request"],
+                f"{busiest} {cpu[busiest]:.2f}",
+                r["req_per_s"],
+                modelled,
+                figures.get("modelled_ratio", ""),
+                figures.get("ceiling_ratio", ""),
+            ]
+        )
+    print_table(
+        f"What bounds each path: the {cores} cores less what the stack burns idle, or its "
+        "busiest process (one core)",
+        [
+            "path",
+            "cores spare",
+            "CPU ms/req",
+            "busiest (ms/req)",
+            "req/s measured",
+            "req/s modelled",
+            "ratio modelled",
+            "ceiling (gateway at 0 CPU)",
+        ],
+        rows,
+    )
+    return model
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

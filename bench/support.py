@@ -93,6 +93,15 @@ def private_stack(
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time a process has spent so far, or None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def gql(
     client: httpx.Client,
     url: str,
