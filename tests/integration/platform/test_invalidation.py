@@ -71,6 +71,13 @@ async def cached(cache: Cache, row_id: uuid.UUID) -> bytes | None:
     return (await cache.get_many([_key(row_id)])).get(_key(row_id))
 
 
+async def forgotten(cache: Cache, row_id: uuid.UUID) -> None:
+    async def gone() -> bool:
+        return await cached(cache, row_id) is None
+
+    await eventually(gone, what=f"{row_id} forgotten")
+
+
 async def test_every_kind_of_write_forgets_the_row_once_committed(
     table: str, database: Database, cache: Cache, scratch_db_url: str
 ):
@@ -86,7 +93,7 @@ async def test_every_kind_of_write_forgets_the_row_once_committed(
         await sql(scratch_db_url, f"DELETE FROM {table} WHERE id = %s", deleted)
 
         for row_id in (inserted, updated, deleted):
-            await eventually(lambda row_id=row_id: cached(cache, row_id), lambda v: v is None)
+            await forgotten(cache, row_id)
         assert await cached(cache, untouched) == b"cached"
         # A reader that loaded the old row before the change cannot put it back.
         await cache.add_many({_key(updated): b"old"})
@@ -102,7 +109,7 @@ async def test_a_rolled_back_write_forgets_nothing(
         await sql(scratch_db_url, f"INSERT INTO {table} VALUES (%s, 'x')", row_id, commit=False)
         # A committed write after it: once it is forgotten, the rolled-back one had its turn.
         await sql(scratch_db_url, f"INSERT INTO {table} VALUES (%s, 'y')", witness)
-        await eventually(lambda: cached(cache, witness), lambda v: v is None)
+        await forgotten(cache, witness)
         assert await cached(cache, row_id) == b"cached"
 
 
