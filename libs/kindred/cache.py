@@ -144,14 +144,17 @@ class Cache:
             self._mark_down(error)
             self._remember([self._key(key)])
 
-    async def invalidate(self, *keys: str, version: int | None = None) -> None:
+    async def invalidate(
+        self, *keys: str, version: int | None = None, hold_seconds: int | None = None
+    ) -> None:
         """Drops cached values (a tombstone for a while, so no reader puts back what it
-        read before); with the `version` that made them stale, a slower writer's older
-        value cannot come back either. Retried in the background if Redis cannot be
-        reached."""
+        read before: `hold_seconds`, a minute unless shorter, which readers that fill
+        within milliseconds of their read can afford); with the `version` that made them
+        stale, a slower writer's older value cannot come back either. Retried in the
+        background if Redis cannot be reached."""
         try:
             if version is None:
-                await self._tombstone([self._key(key) for key in keys])
+                await self._tombstone([self._key(key) for key in keys], hold_seconds)
             else:
                 for key in keys:
                     await self._put_newer(
@@ -162,7 +165,7 @@ class Cache:
             self._mark_down(error)
             self._remember(self._key(key) for key in keys)
 
-    async def invalidate_matching(self, pattern: str) -> None:
+    async def invalidate_matching(self, pattern: str, *, hold_seconds: int | None = None) -> None:
         """Drops every cached value whose key matches the glob `pattern` (as `invalidate`
         does): when which keys went stale is not known, only their kind."""
         full_pattern = self._key(pattern)
@@ -173,20 +176,22 @@ class Cache:
                 if not name.endswith("#version"):
                     batch.append(name)
                 if len(batch) >= 1000:
-                    await self._tombstone(batch)
+                    await self._tombstone(batch, hold_seconds)
                     batch = []
-            await self._tombstone(batch)
+            await self._tombstone(batch, hold_seconds)
         except (RedisError, OSError) as error:
             self._mark_down(error)
             raise
 
-    async def _tombstone(self, full_keys: list[str]) -> None:
-        """Tombstones for these keys, in one round trip."""
+    async def _tombstone(self, full_keys: list[str], hold_seconds: int | None = None) -> None:
+        """Tombstones for these keys (for `hold_seconds`, at most the default), in one
+        round trip."""
         if not full_keys:
             return
+        seconds = min(hold_seconds or self._tombstone_seconds, self._tombstone_seconds)
         async with self._redis.pipeline(transaction=False) as pipe:
             for full_key in full_keys:
-                pipe.set(full_key, TOMBSTONE, ex=self._tombstone_seconds)
+                pipe.set(full_key, TOMBSTONE, ex=seconds)
             await pipe.execute()
 
     def _version_key(self, key: str) -> str:

@@ -71,36 +71,42 @@ async def forget_on_notify(
     channel: str,
     key: Callable[[str], str],
     every_key: str,
+    hold_seconds: int | None = None,
     connected: asyncio.Event | None = None,
 ) -> None:
     """Until cancelled: forgets `key(payload)` in `cache` for every notification on
     `channel`. After a lost connection (or at the start, when nothing guarantees what the
-    cache holds), every key matching the pattern `every_key` is forgotten first.
-    `connected` is set once it listens (tests wait for it)."""
+    cache holds), every key matching the pattern `every_key` is forgotten first. Each
+    key forgotten stays uncacheable for `hold_seconds` (`Cache.invalidate`). `connected`
+    is set once it listens (tests wait for it)."""
     while True:
         try:
             async with await psycopg.AsyncConnection.connect(
                 database.url, autocommit=True
             ) as connection:
                 await connection.execute(f"LISTEN {channel}")
-                await cache.invalidate_matching(every_key)
+                await cache.invalidate_matching(every_key, hold_seconds=hold_seconds)
                 if connected is not None:
                     connected.set()
-                await _forget_as_notified(connection, cache, key)
+                await _forget_as_notified(connection, cache, key, hold_seconds)
         except asyncio.CancelledError:
             raise
         except Exception as error:
             if connected is not None:
                 connected.clear()
-            log.warning("%s: LISTEN connection lost (%r); listening again in 1 s", channel, error)
+            log.warning("%s: stopped listening (%r); again in 1 s", channel, error)
             await asyncio.sleep(1.0)
 
 
 async def _forget_as_notified(
-    connection: psycopg.AsyncConnection[object], cache: Cache, key: Callable[[str], str]
+    connection: psycopg.AsyncConnection[object],
+    cache: Cache,
+    key: Callable[[str], str],
+    hold_seconds: int | None,
 ) -> None:
     """Forgets each notified key; those that arrived together in one round trip."""
     while True:
         # Waits for the next notification and takes every one that came with it.
         payloads = [notify.payload async for notify in connection.notifies(stop_after=1)]
-        await cache.invalidate(*(key(payload) for payload in dict.fromkeys(payloads)))
+        keys = (key(payload) for payload in dict.fromkeys(payloads))
+        await cache.invalidate(*keys, hold_seconds=hold_seconds)

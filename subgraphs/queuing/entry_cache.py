@@ -27,6 +27,9 @@ from kindred.platform import Platform
 from subgraphs.queuing import service
 
 NOT_QUEUED = b"{}"
+# How long a forgotten entry stays uncacheable: a reader fills milliseconds after its
+# read, and a member's first polls after joining should not all reach the database.
+HOLD_SECONDS = 5
 # What the migration's triggers NOTIFY: the id of a member whose entry or copy changed.
 CHANNEL = "queuing_entries"
 
@@ -104,11 +107,16 @@ async def forget(cache: Cache, user_ids: Iterable[uuid.UUID]) -> None:
     serves what it cached before."""
     keys = [_key(user_id) for user_id in dict.fromkeys(user_ids)]
     if keys:
-        await cache.invalidate(*keys)
+        await cache.invalidate(*keys, hold_seconds=HOLD_SECONDS)
 
 
 async def listener(platform: Platform) -> None:
     """The subgraph task that forgets what the database says changed (until cancelled)."""
     await forget_on_notify(
-        platform.db, platform.cache, channel=CHANNEL, key=_key, every_key=_key("*")
+        platform.db,
+        platform.cache,
+        channel=CHANNEL,
+        key=_key,
+        every_key=_key("*"),
+        hold_seconds=HOLD_SECONDS,
     )

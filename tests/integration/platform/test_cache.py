@@ -189,3 +189,22 @@ async def test_writers_finishing_out_of_order_leave_the_newest_version_cached(
 
     await cache.put("profile", b"v5", version=5)
     assert await replica.get_many(["profile"]) == {"profile": b"v5"}
+
+
+async def test_a_tombstone_can_be_held_shorter_and_a_kind_of_key_forgotten_at_once(
+    cache: Cache, raw: aioredis.Redis, namespace: str
+):
+    await cache.add_many({"entry:1": b"1", "entry:2": b"2", "other:1": b"3"})
+    await cache.invalidate("entry:1", hold_seconds=2)
+    assert 0 < await raw.ttl(f"{namespace}:entry:1") <= 2
+    await cache.add_many({"entry:1": b"stale"})
+    assert await cache.get_many(["entry:1"]) == {}
+    # Once the short tombstone is gone, a reader's fill is taken again.
+    await eventually(lambda: raw.exists(f"{namespace}:entry:1"), lambda n: n == 0, within=5)
+    await cache.add_many({"entry:1": b"new"})
+    assert await cache.get_many(["entry:1"]) == {"entry:1": b"new"}
+
+    await cache.invalidate_matching("entry:*")
+    assert await cache.get_many(["entry:1", "entry:2", "other:1"]) == {"other:1": b"3"}
+    assert await raw.get(f"{namespace}:entry:2") == TOMBSTONE
+    assert 2 < await raw.ttl(f"{namespace}:entry:2") <= TOMBSTONE_SECONDS
