@@ -89,7 +89,7 @@ class Settings:
     # early; shorter waits cost idle CPU in every consumer and in the broker.
     consumer_fetch_max_wait_ms: int
     # The same once no event came for a few seconds: the first event after a quiet spell
-    # waits up to this long, and a quiet stack costs a quarter of the CPU.
+    # waits up to this long, and a quiet stack spends less than half the CPU.
     consumer_quiet_fetch_max_wait_ms: int
     # How long the group waits for a silent member before handing its partitions to the
     # others (a member with a stable instance id does not leave the group when it stops).
