@@ -384,11 +384,13 @@ def cpu_model(results: dict[str, Any]) -> dict[str, Any]:
     def spare(path: str) -> float:
         return cores - results[path]["idle_cpu_ms_per_s"][MACHINE] / 1000
 
+    def busiest(cpu: dict[str, float], leave_out: frozenset[str] = frozenset()) -> str:
+        return max((k for k in cpu if k not in not_processes | leave_out), key=cpu.__getitem__)
+
     def bound(path: str, leave_out: frozenset[str] = frozenset()) -> float:
         cpu = results[path]["cpu_ms_per_request"]
         machine = 1000 * spare(path) / sum(v for k, v in cpu.items() if k not in leave_out)
-        busiest = max(v for k, v in cpu.items() if k not in not_processes | leave_out)
-        return min(machine, 1000 / busiest)
+        return min(machine, 1000 / cpu[busiest(cpu, leave_out)])
 
     direct_paths = ("direct (before)", "direct (after)")
     direct = sum(results[path]["req_per_s"] for path in direct_paths) / 2
@@ -397,11 +399,11 @@ def cpu_model(results: dict[str, Any]) -> dict[str, Any]:
     for path, r in results.items():
         cpu = r["cpu_ms_per_request"]
         modelled = bound(path)
-        busiest = max((k for k in cpu if k not in not_processes), key=lambda k: cpu[k])
+        slowest = busiest(cpu)
         figures = {
             "spare_cores": round(spare(path), 2),
             "cpu_ms_per_request": round(sum(cpu.values()), 3),
-            "busiest_process": busiest,
+            "busiest_process": slowest,
             "modelled_req_per_s": round(modelled, 1),
         }
         if path not in direct_paths:
@@ -413,7 +415,7 @@ def cpu_model(results: dict[str, Any]) -> dict[str, Any]:
                 path,
                 figures["spare_cores"],
                 figures["cpu_ms_per_request"],
-                f"{busiest} {cpu[busiest]:.2f}",
+                f"{slowest} {cpu[slowest]:.2f}",
                 r["req_per_s"],
                 modelled,
                 figures.get("modelled_ratio", ""),

@@ -213,16 +213,17 @@ class Mutation:
             "genders_sought": preferences["gendersSought"],
             "max_distance_km": preferences["maxDistanceKm"],
         }
+        member = parse_id(user_id)
         async with platform.db.unit_of_work() as uow:
             joined = await service.join(
-                uow.session, user_id=parse_id(user_id), version=fresh["version"], snapshot=snapshot
+                uow.session, user_id=member, version=fresh["version"], snapshot=snapshot
             )
             if joined is not None:
                 uow.publish(events.entry_joined(joined))
             await uow.commit()
         # Before answering: the member's next read, on any replica, sees the change.
-        await entry_cache.forget(platform.cache, [parse_id(user_id)])
-        entry = await load_entry(info, parse_id(user_id))
+        await entry_cache.forget(platform.cache, [member])
+        entry = await load_entry(info, member)
         assert entry is not None
         return entry
 

@@ -205,7 +205,7 @@ _ENTRY_COLUMNS = (
 
 
 # Built once: `= ANY(:user_ids)` with one array parameter, so a request neither builds
-# the statement nor expands an IN list (this is the hot path of every `queueEntry`).
+# the statement nor expands an IN list (every `queueEntry` the cache does not hold).
 _ENTRIES = (
     select(*_ENTRY_COLUMNS)
     .join_from(QueueEntry, ProfileCopy, col(ProfileCopy.user_id) == col(QueueEntry.user_id))
@@ -217,7 +217,8 @@ async def entries(db: Database, user_ids: Sequence[uuid.UUID]) -> list[Any]:
     """The queue entries of these members with their profile copies, in one query (rows
     with the columns of `_ENTRY_COLUMNS` as attributes, None where a member is not queued).
 
-    The hot path of every `queueEntry`: one prepared statement through the driver.
+    What `entry_cache` reads when Redis does not hold an entry: one prepared statement
+    through the driver.
     """
     rows = await db.fetch(_ENTRIES, {"user_ids": list(user_ids)})
     found = {row.user_id: row for row in rows}
