@@ -5,11 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := router/node_modules/.installed
+GUARD := router/guard/build/kindred-guard
 SYS_STAMP := $(VENV)/.system-packages
 
 .PHONY: install dev test lint compose check-compose bench clean-data system-packages lock
 
-install: $(PY_STAMP) $(NODE_STAMP)
+install: $(PY_STAMP) $(NODE_STAMP) $(GUARD)
 
 $(PY_STAMP): requirements.lock pyproject.toml
 	@echo "==> Python environment ($(VENV)) from requirements.lock"
@@ -25,6 +26,11 @@ $(NODE_STAMP): router/package.json router/package-lock.json $(wildcard router/gr
 	@echo "==> GraphiQL page (router/graphiql/dist/)"
 	@node router/graphiql/build.mjs
 	@touch $@
+
+# The gateway's public port in C (router/guard/), built with the machine's C compiler.
+$(GUARD): $(wildcard router/guard/*.c router/guard/*.h) router/guard/Makefile
+	@echo "==> the gateway's guard ($(GUARD))"
+	@$(MAKE) --no-print-directory -s -C router/guard
 
 # Browser and load generator for the tests and benchmarks (Debian packages).
 system-packages: $(SYS_STAMP)

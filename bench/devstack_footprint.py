@@ -127,6 +127,7 @@ def part_of(pid: int, supervisor: int) -> str:
         ("redis-server", "redis"),
         ("tansu", "broker (tansu)"),
         ("edge/main.mjs", "gateway edge (node)"),
+        ("kindred-guard", "gateway edge (guard, C)"),
         ("grafbase", "gateway engine (grafbase)"),
     ):
         if needle in line:

@@ -10,11 +10,12 @@ requests off everywhere:
 - direct: `{ me { displayName } }` (the same user data) to the user subgraph alone,
   measured before the gateways and again after them (the ratio uses their mean).
 
-Candidates (`--gateways`): `grafbase+edge` (what `make dev` runs), `grafbase`,
-`hive+edge`, `hive`, `hive-rust` (Hive Gateway with the Rust query planner) and
-`apollo-gateway` (Apollo Gateway on @apollo/server). A bare engine takes the public port
-itself; `+edge` puts the edge (router/edge/) in front. Gateway RSS is the peak, sampled
-every 0.25 s while wrk runs, of every process of the gateway (edge, engine, children).
+Candidates (`--gateways`): `grafbase+guard`, `grafbase+edge`, `grafbase`, `hive+edge`,
+`hive`, `hive-rust` (Hive Gateway with the Rust query planner) and `apollo-gateway`
+(Apollo Gateway on @apollo/server). A bare engine takes the public port itself; `+guard`
+puts the guard (router/guard/, in C) in front, `+edge` the Node edge (router/edge/).
+Gateway RSS is the peak, sampled every 0.25 s while wrk runs, of every process of the
+gateway (edge, engine, children).
 A second table shows where each path's CPU goes: the user + system time each process
 (gateway, every subgraph, PostgreSQL, the broker, Redis, and wrk itself) spent per
 request, less what it spends idle (measured with no load for 4 s just before each
@@ -28,7 +29,7 @@ Every member's answer is checked on every path before measuring; during the run 
 script counts answers that are not 200 or carry `errors`.
 
     python -m bench.gateway_vs_subgraph [--members 50] [--duration 10] [--warmup 3]
-        [--gateways grafbase+edge,grafbase,hive+edge,hive,hive-rust,apollo-gateway]
+        [--gateways grafbase+guard,grafbase+edge,grafbase,hive+edge,hive,hive-rust,apollo-gateway]
 """
 
 from __future__ import annotations
@@ -112,7 +113,17 @@ def run_wrk(
     return figures
 
 
-CANDIDATES = ("grafbase+edge", "grafbase", "hive+edge", "hive", "hive-rust", "apollo-gateway")
+# A candidate's suffix: the edge in front of its engine (none: the engine alone).
+EDGES = {"guard": "guard", "edge": "node"}
+CANDIDATES = (
+    "grafbase+guard",
+    "grafbase+edge",
+    "grafbase",
+    "hive+edge",
+    "hive",
+    "hive-rust",
+    "apollo-gateway",
+)
 
 
 def _tree(pid: int) -> list[int]:
@@ -283,7 +294,7 @@ def run(members: int, duration: int, warmup: int, gateways: list[str]) -> dict[s
         for candidate in gateways:
             engine, _, edge = candidate.partition("+")
             progress(f"{candidate}: starting")
-            stack.start_gateway(engine, edge=bool(edge))
+            stack.start_gateway(engine, edge=EDGES.get(edge))
             try:
                 check_answers(client, gateway_url, GATEWAY_QUERY, tokens)
                 progress(f"{candidate}: 4 s idle, {warmup} s warm-up, then {duration} s measured")

@@ -3,6 +3,9 @@
 //
 //   node router/api_schema.mjs supergraph.graphql   composed by @apollo/composition
 //   node router/api_schema.mjs --introspect URL     what a running gateway serves
+//   node router/api_schema.mjs --introspection-of API_SCHEMA_FILE
+//                                                   the printed API schema's introspection
+//                                                   result (JSON), which the guard answers from
 //
 // tests/e2e/test_gateway_http.py compares the two, so every gateway (grafbase composes
 // the subgraphs itself) serves the graph the Apollo Router of compose.yaml serves.
@@ -10,6 +13,8 @@ import { readFileSync } from 'node:fs';
 import { ROUTER_SUPPORTED_SUPERGRAPH_FEATURES, Supergraph } from '@apollo/federation-internals';
 import {
   buildClientSchema,
+  buildSchema,
+  introspectionFromSchema,
   getIntrospectionQuery,
   lexicographicSortSchema,
   printSchema,
@@ -30,17 +35,29 @@ async function introspected(url) {
 }
 
 const args = process.argv.slice(2);
-if (args.length === 0 || (args[0] === '--introspect' && args.length !== 2)) {
-  console.error('usage: node router/api_schema.mjs SUPERGRAPH_FILE | --introspect URL');
+if (args.length === 0 || (args[0].startsWith('--') && args.length !== 2)) {
+  console.error('usage: node router/api_schema.mjs SUPERGRAPH_FILE | --introspect URL | --introspection-of API_SCHEMA_FILE');
   process.exit(2);
 }
-const schema =
-  args[0] === '--introspect'
-    ? await introspected(args[1])
-    : // The Apollo Router's features: staff-only fields carry @authenticated/@requiresScopes.
-      Supergraph.build(readFileSync(args[0], 'utf8'), {
-        supportedFeatures: ROUTER_SUPPORTED_SUPERGRAPH_FEATURES,
-      })
-        .apiSchema()
-        .toGraphQLJSSchema();
-console.log(printSchema(lexicographicSortSchema(schema)));
+if (args[0] === '--introspection-of') {
+  const schema = buildSchema(readFileSync(args[1], 'utf8'));
+  const options = {
+    descriptions: true,
+    specifiedByUrl: true,
+    directiveIsRepeatable: true,
+    schemaDescription: true,
+    inputValueDeprecation: true,
+  };
+  console.log(JSON.stringify(introspectionFromSchema(schema, options)));
+} else {
+  const schema =
+    args[0] === '--introspect'
+      ? await introspected(args[1])
+      : // The Apollo Router's features: staff-only fields carry @authenticated/@requiresScopes.
+        Supergraph.build(readFileSync(args[0], 'utf8'), {
+          supportedFeatures: ROUTER_SUPPORTED_SUPERGRAPH_FEATURES,
+        })
+          .apiSchema()
+          .toGraphQLJSSchema();
+  console.log(printSchema(lexicographicSortSchema(schema)));
+}

@@ -1,42 +1,13 @@
 // GraphiQL for browsers: GET /graphql (Accept: text/html, no query) is a small HTML page;
-// its script and stylesheet are /graphiql/graphiql.js and /graphiql/graphiql.css, built
-// into router/graphiql/dist/ by router/graphiql/build.mjs (`make install` runs it). All
-// of it is read once and kept, as it is and gzip- and brotli-compressed; nothing comes
-// from anywhere but this origin.
+// its script and stylesheet are /graphiql/graphiql.js and /graphiql/graphiql.css. All
+// three are built into router/graphiql/dist/ by router/graphiql/build.mjs (`make install`
+// runs it), as they are and gzip- and brotli-compressed, and read here once; nothing
+// comes from anywhere but this origin.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import zlib from 'node:zlib';
 
 export const DIST = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'graphiql', 'dist');
-
-const PAGE = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Kindred · GraphiQL</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/graphiql/graphiql.css">
-<style>html, body, #graphiql { height: 100%; margin: 0; }</style>
-</head>
-<body>
-<div id="graphiql">Loading GraphiQL…</div>
-<script src="/graphiql/graphiql.js"></script>
-</body>
-</html>
-`;
-
-function prepared(body, type) {
-  return {
-    type,
-    plain: body,
-    br: zlib.brotliCompressSync(body, {
-      params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.length },
-    }),
-    gzip: zlib.gzipSync(body, { level: 9 }),
-  };
-}
 
 // The page and its two files, by path; throws, naming the fix, when they are not built.
 export function loadGraphiql(dist = DIST) {
@@ -47,10 +18,11 @@ export function loadGraphiql(dist = DIST) {
       throw new Error(`GraphiQL is not built (${path.join(dist, name)} is missing): run \`make install\` or \`node router/graphiql/build.mjs\`.`);
     }
   };
+  const file = (name, type) => ({ type, plain: read(name), br: read(`${name}.br`), gzip: read(`${name}.gz`) });
   return new Map([
-    ['/graphql', prepared(Buffer.from(PAGE), 'text/html; charset=utf-8')],
-    ['/graphiql/graphiql.js', prepared(read('graphiql.js'), 'text/javascript; charset=utf-8')],
-    ['/graphiql/graphiql.css', prepared(read('graphiql.css'), 'text/css; charset=utf-8')],
+    ['/graphql', file('index.html', 'text/html; charset=utf-8')],
+    ['/graphiql/graphiql.js', file('graphiql.js', 'text/javascript; charset=utf-8')],
+    ['/graphiql/graphiql.css', file('graphiql.css', 'text/css; charset=utf-8')],
   ]);
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// Builds the edge's GraphiQL page into router/graphiql/dist/: entry.jsx with GraphiQL 4,
+// Builds the gateway's GraphiQL page into router/graphiql/dist/: index.html, and entry.jsx with GraphiQL 4,
 // React 19 (production) and the explorer plugin, bundled and minified by esbuild. `make
-// install` runs it; the edge serves the result (router/edge/graphiql.mjs). Kept under
+// install` runs it; the guard (router/guard/graphiql.c) and the Node edge
+// (router/edge/graphiql.mjs) serve the result, each file also gzip- and brotli-compressed
+// here once (`.gz`, `.br`), so neither compresses anything at run time. Kept under
 // 1 MB, uncompressed (tests/e2e/test_graphiql_browser.py measures it in a browser):
 //   - graphql-js from its ES modules, so unused parts are left out;
 //   - framer-motion, markdown-it and a virtual list GraphiQL never uses replaced by the
@@ -11,6 +13,7 @@ import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
 import { build } from 'esbuild';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -68,6 +71,31 @@ const result = await build({
   plugins: [lighter],
 });
 await writeFile(path.join(outdir, 'meta.json'), JSON.stringify(result.metafile));
+
+// GET /graphql in a browser: a small page that loads the two files from this origin.
+const PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Kindred · GraphiQL</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/graphiql/graphiql.css">
+<style>html, body, #graphiql { height: 100%; margin: 0; }</style>
+</head>
+<body>
+<div id="graphiql">Loading GraphiQL…</div>
+<script src="/graphiql/graphiql.js"></script>
+</body>
+</html>
+`;
+await writeFile(path.join(outdir, 'index.html'), PAGE);
+for (const name of ['index.html', 'graphiql.js', 'graphiql.css']) {
+  const body = await readFile(path.join(outdir, name));
+  const brotli = { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.length };
+  await writeFile(path.join(outdir, `${name}.br`), zlib.brotliCompressSync(body, { params: brotli }));
+  await writeFile(path.join(outdir, `${name}.gz`), zlib.gzipSync(body, { level: 9 }));
+}
 for (const [file, { bytes }] of Object.entries(result.metafile.outputs)) {
   console.log(`[graphiql] ${path.relative(process.cwd(), file)}: ${(bytes / 1024).toFixed(0)} KiB`);
 }

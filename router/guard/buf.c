@@ -1,5 +1,7 @@
 #include "buf.h"
 
+#include <malloc.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +38,11 @@ void buf_appendc(Buf *b, char c) { buf_append(b, &c, 1); }
 void buf_vprintf(Buf *b, const char *format, va_list args) {
     va_list again;
     va_copy(again, args);
-    int n = vsnprintf(NULL, 0, format, args);
-    if (n > 0) {
+    char small[256];
+    int n = vsnprintf(small, sizeof small, format, args);
+    if (n > 0 && (size_t)n < sizeof small) {
+        buf_append(b, small, (size_t)n);
+    } else if (n > 0) {
         buf_reserve(b, (size_t)n);
         vsnprintf(b->data + b->len, (size_t)n + 1, format, again);
         b->len += (size_t)n;
@@ -133,7 +138,7 @@ struct Arena {
     size_t total;
 };
 
-enum { ARENA_BLOCK = 8192 };
+enum { ARENA_BLOCK = 8192, ARENA_TRIM_BYTES = 1 << 20 };
 
 Arena *arena_new(void) { return must(calloc(1, sizeof(Arena))); }
 
@@ -166,6 +171,9 @@ size_t arena_size(const Arena *a) { return a->total; }
 
 void arena_free(Arena *a) {
     if (!a) return;
+    // A big parse (a hostile body, say) leaves the freed heap to the system, not to the
+    // process's resident size.
+    bool big = a->total > ARENA_TRIM_BYTES;
     Block *block = a->head;
     while (block) {
         Block *next = block->next;
@@ -173,4 +181,5 @@ void arena_free(Arena *a) {
         block = next;
     }
     free(a);
+    if (big) malloc_trim(0);
 }

@@ -41,6 +41,7 @@ struct GqlValue {
     // GQL_LIST: items[0..count). GQL_OBJECT: names[i] is the field whose value is items[i].
     GqlValue **items;
     const char **names;
+    GqlLoc *name_locs;  // GQL_OBJECT: where names[i] is written
     size_t count;
 };
 
@@ -77,6 +78,7 @@ struct GqlSelection {
     GqlDirective *directives;
     size_t ndirectives;
     GqlSelectionSet selections;  // GQL_FIELD (may be empty), GQL_INLINE_FRAGMENT
+    GqlLoc name_loc;             // GQL_FIELD, GQL_FRAGMENT_SPREAD: where `name` is written
 };
 
 typedef struct GqlVariable {
@@ -86,6 +88,7 @@ typedef struct GqlVariable {
     GqlDirective *directives;
     size_t ndirectives;
     GqlLoc loc;
+    GqlLoc name_loc;           // where the name is written (after the `$`)
 } GqlVariable;
 
 typedef enum { GQL_QUERY, GQL_MUTATION, GQL_SUBSCRIPTION } GqlOperationType;
@@ -99,6 +102,7 @@ typedef struct GqlOperation {
     size_t ndirectives;
     GqlSelectionSet selections;
     GqlLoc loc;
+    GqlLoc name_loc;  // where the name is written, when there is one
 } GqlOperation;
 
 typedef struct GqlFragment {
@@ -108,7 +112,15 @@ typedef struct GqlFragment {
     size_t ndirectives;
     GqlSelectionSet selections;
     GqlLoc loc;
+    GqlLoc name_loc;
 } GqlFragment;
+
+// A type-system definition or extension (`type`, `schema`, `extend ...`): not executable,
+// kept so that gql_check can refuse it by name.
+typedef struct GqlTypeSystemDefinition {
+    const char *name;  // NULL for `schema` and `extend schema`
+    GqlLoc loc;
+} GqlTypeSystemDefinition;
 
 typedef struct GqlDocument {
     GqlOperation *operations;  // in document order
@@ -117,6 +129,8 @@ typedef struct GqlDocument {
     size_t nfragments;
     size_t ndefinitions;       // every definition, executable or not
     size_t ntokens;
+    GqlTypeSystemDefinition *type_system;  // in document order
+    size_t ntype_system;
 } GqlDocument;
 
 // Kindred's limits (libs/kindred/limits.json; libs/kindred/limits.py explains each).

@@ -54,7 +54,11 @@ def banner(stack: Stack) -> str:
         "",
         "Kindred is up.",
         f"  {'GraphiQL':<{width}}  {stack.graphql_url}"
-        + (f"  (the edge, then {stack.engine.name})" if stack.engine is not None else ""),
+        + (
+            f"  (the {stack.gateway.name} edge, then {stack.engine.name})"
+            if stack.engine is not None and stack.gateway is not None
+            else ""
+        ),
         *(f"  {name:<{width}}  {url}" for name, url in stack.subgraph_urls.items()),
         f"  {'postgres':<{width}}  {stack.postgres_url}",
         f"  {'redis':<{width}}  {stack.redis_url}",

@@ -1,5 +1,5 @@
 """The gateway of the embedded stack: a federation engine on a private port and the edge
-(router/edge/) on the public one.
+on the public one.
 
 The engine is chosen by `KINDRED_GATEWAY`:
 
@@ -9,8 +9,13 @@ The engine is chosen by `KINDRED_GATEWAY`:
 - `apollo-gateway`: Apollo Gateway on @apollo/server (router/apollo_gateway.mjs).
 
 The edge owns everything clients see of the gateway: the GraphQL-over-HTTP request
-checks, the document checks and limits, GraphiQL, /healthcheck and /readiness. The
-benchmark also measures each engine on its own (`edge=False`).
+checks, the document checks and limits, introspection, GraphiQL, /healthcheck and
+/readiness. `KINDRED_EDGE` chooses it:
+
+- `guard`: router/guard/, in C (`make install` builds it);
+- `node`: router/edge/, on Node.js.
+
+The benchmark also measures each engine on its own (no edge).
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from kindred.devstack.process import StartupError
 
 ENGINES = ("grafbase", "hive", "hive-rust", "apollo-gateway")
 DEFAULT_ENGINE = "grafbase"
+EDGES = ("guard", "node")
+DEFAULT_EDGE = "node"
+GUARD = Path("guard/build/kindred-guard")
 GRAFBASE = Path("node_modules/@grafbase/cli-x86_64-unknown-linux-musl/grafbase")
 HIVE = Path("node_modules/.bin/hive-gateway")
 
@@ -49,6 +57,16 @@ def engine_from_env(environ: Mapping[str, str] = os.environ) -> str:
             f"use one of {', '.join(ENGINES)}"
         )
     return engine
+
+
+def edge_from_env(environ: Mapping[str, str] = os.environ) -> str:
+    """The edge `KINDRED_EDGE` names (DEFAULT_EDGE when unset)."""
+    edge = environ.get("KINDRED_EDGE") or DEFAULT_EDGE
+    if edge not in EDGES:
+        raise StartupError(
+            f"KINDRED_EDGE={edge!r} is not an edge Kindred knows; use one of {', '.join(EDGES)}"
+        )
+    return edge
 
 
 def _installed(router: Path, relative: Path) -> str:
@@ -127,6 +145,66 @@ def api_schema(router: Path, supergraph: Path, out: Path) -> Path:
     return out
 
 
+def introspection_of(router: Path, schema: Path, out: Path) -> Path:
+    """Write the introspection result (JSON) of the printed API schema `schema` to `out`:
+    what the guard answers introspection from."""
+    printed = subprocess.run(
+        ["node", str(router / "api_schema.mjs"), "--introspection-of", str(schema)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if printed.returncode != 0:
+        raise StartupError(f"could not introspect the API schema {schema}: {printed.stderr}")
+    out.write_text(printed.stdout)
+    return out
+
+
+def _engine_options(launch: EngineLaunch, engine_port: int, engine: str) -> list[str]:
+    return [
+        "--engine",
+        f"http://127.0.0.1:{engine_port}",
+        "--engine-graphql",
+        launch.graphql_path,
+        "--engine-ws",
+        launch.ws_path,
+        "--engine-health",
+        launch.health_path,
+        "--engine-name",
+        engine,
+    ]
+
+
+def guard_argv(
+    router: Path,
+    port: int,
+    introspection: Path,
+    engine_port: int,
+    launch: EngineLaunch,
+    *,
+    engine: str = "engine",
+    otlp_url: str | None = None,
+) -> list[str]:
+    """The guard's command line (router/guard/guard.c): public port, the API schema's
+    introspection, the limits every subgraph enforces, and the engine behind it; with
+    `otlp_url` (an OTLP/HTTP traces URL) it sends its spans there."""
+    tracing = ["--otlp", otlp_url] if otlp_url else []
+    return [
+        _installed(router, GUARD),
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--introspection",
+        str(introspection),
+        "--limits",
+        str(router.parent / "libs" / "kindred" / "limits.json"),
+        "--graphiql",
+        str(router / "graphiql" / "dist"),
+        *_engine_options(launch, engine_port, engine),
+        *tracing,
+    ]
+
+
 def edge_argv(
     router: Path,
     port: int,
@@ -137,7 +215,7 @@ def edge_argv(
     engine: str = "engine",
     otlp_url: str | None = None,
 ) -> list[str]:
-    """The edge's command line: public port, API schema, and the engine behind it; with
+    """The Node edge's command line: public port, API schema, and the engine behind it; with
     `otlp_url` (an OTLP/HTTP traces URL) it sends its spans there."""
     tracing = ["--otlp", otlp_url] if otlp_url else []
     return [
@@ -150,15 +228,6 @@ def edge_argv(
         f"127.0.0.1:{port}",
         "--schema",
         str(schema),
-        "--engine",
-        f"http://127.0.0.1:{engine_port}",
-        "--engine-graphql",
-        launch.graphql_path,
-        "--engine-ws",
-        launch.ws_path,
-        "--engine-health",
-        launch.health_path,
-        "--engine-name",
-        engine,
+        *_engine_options(launch, engine_port, engine),
         *tracing,
     ]

@@ -11,7 +11,15 @@ from functools import partial
 from pathlib import Path
 
 from kindred.devstack.broker import EmbeddedBroker, create_topics, run_coroutine
-from kindred.devstack.gateway import api_schema, edge_argv, engine_from_env, engine_launch
+from kindred.devstack.gateway import (
+    api_schema,
+    edge_argv,
+    edge_from_env,
+    engine_from_env,
+    engine_launch,
+    guard_argv,
+    introspection_of,
+)
 from kindred.devstack.postgres import EmbeddedPostgres, create_databases
 from kindred.devstack.process import (
     HostProcess,
@@ -336,16 +344,18 @@ class Stack:
         return render_supergraph(source, self.subgraph_ports, self.data_dir / "gateway")
 
     def start_gateway(
-        self, engine: str | None = None, *, edge: bool = True, timeout: float = 90.0
+        self, engine: str | None = None, *, edge: str | None = "", timeout: float = 90.0
     ) -> None:
         """Start the gateway and return once its readiness check answers 200: the engine
-        (`KINDRED_GATEWAY`, grafbase by default) and, unless edge is False, the edge in
-        front of it on the public port. Without the edge the engine takes the public port
-        (the benchmark measures engines alone so)."""
+        (`KINDRED_GATEWAY`, grafbase by default) and the edge in front of it on the public
+        port (`edge`: "guard" or "node"; `KINDRED_EDGE` when ""). With edge None the engine
+        takes the public port (the benchmark measures engines alone so)."""
         if self.gateway is not None and self.gateway.running():
             return
         router = self.repo_root / "router"
         engine = engine or engine_from_env()
+        if edge == "":
+            edge = edge_from_env()
         ensure_port_free(self.gateway_port, "the gateway", "free the port")
         engine_port = free_port() if edge else self.gateway_port
         supergraph = self.supergraph_path()
@@ -384,11 +394,23 @@ class Stack:
             return
         schema = api_schema(router, supergraph, self.data_dir / "gateway" / "api.graphql")
         otlp = f"{self.trace_store_url}/v1/traces" if self.trace_store_url else None
-        argv = edge_argv(
-            router, self.gateway_port, schema, engine_port, launch, engine=engine, otlp_url=otlp
-        )
+        if edge == "guard":
+            introspection = introspection_of(router, schema, schema.with_suffix(".json"))
+            argv = guard_argv(
+                router,
+                self.gateway_port,
+                introspection,
+                engine_port,
+                launch,
+                engine=engine,
+                otlp_url=otlp,
+            )
+        else:
+            argv = edge_argv(
+                router, self.gateway_port, schema, engine_port, launch, engine=engine, otlp_url=otlp
+            )
         self.gateway = ManagedProcess(
-            "edge", argv, log_path=self.log_dir / "edge.log", cwd=router, echo=self.echo
+            edge, argv, log_path=self.log_dir / f"{edge}.log", cwd=router, echo=self.echo
         )
         wait_until(
             lambda: http_ok(f"{self.gateway_url}/readiness"),
