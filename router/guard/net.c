@@ -323,7 +323,9 @@ static bool parse_length(const char *s, size_t *out) {
 
 // Headers that describe one hop of a connection, never passed on.
 static bool hop_by_hop(const char *name) {
-    static const char *const names[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"};
+    static const char *const names[] = {
+        "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
+    };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (name_is(name, names[i])) return true;
     }
@@ -469,8 +471,8 @@ static ChunkStep chunk_step(Chunked *ch, const char *p, size_t len, size_t *used
         }
         const char *nl = memchr(p + i, '\n', len - i);
         size_t line_len = nl ? (size_t)(nl - (p + i)) : len - i;
-        size_t bound = ch->state == CHUNK_SIZE_LINE ? MAX_CHUNK_LINE
-                                                     : ch->max_trailer > ch->trailer ? ch->max_trailer - ch->trailer : 0;
+        size_t trailer_room = ch->max_trailer > ch->trailer ? ch->max_trailer - ch->trailer : 0;
+        size_t bound = ch->state == CHUNK_SIZE_LINE ? MAX_CHUNK_LINE : trailer_room;
         if (line_len > bound) return CHUNK_BAD;
         if (!nl) return CHUNK_MORE;
         if (line_len == 0 || p[i + line_len - 1] != '\r') return CHUNK_BAD;
@@ -790,7 +792,6 @@ struct NetWs {
     bool closing;   // our close frame is sent: nothing more is relayed
     bool finishing; // ws_closed is due
     Timer timer;    // the wait for the client's close frame, then ws_closed
-    Link link;      // net.sockets
 };
 
 typedef enum { UPWS_CONNECTING, UPWS_HANDSHAKE, UPWS_OPEN, UPWS_CLOSING } UpWsState;
@@ -831,7 +832,7 @@ static struct {
     bool final;      // the loop is over: calls fail at once
     uint64_t stop_at;
     uint64_t last_accept_warning;
-    Link conns, dead_conns, upconns, dead_upconns, engines, dead_engines, sockets, orphans, free_calls;
+    Link conns, dead_conns, upconns, dead_upconns, engines, dead_engines, orphans, free_calls;
     size_t nfree_calls;
     Conn *ready;     // connections with input to go back to
     Buf scratch;
@@ -1078,14 +1079,13 @@ static void conn_refuse(Conn *c, int status) {
         snprintf(message, sizeof message, "The request body is over %zu bytes.", net.limits.max_body_bytes);
         conn_fail(c, 413, "PAYLOAD_TOO_LARGE", message, NULL);
         break;
-    case 431:
-        if (net.limits.max_header_bytes % 1024 == 0) {
-            snprintf(message, sizeof message, "The request headers are over %zu KiB.", net.limits.max_header_bytes / 1024);
-        } else {
-            snprintf(message, sizeof message, "The request headers are over %zu bytes.", net.limits.max_header_bytes);
-        }
+    case 431: {
+        size_t max = net.limits.max_header_bytes;
+        if (max % 1024 == 0) snprintf(message, sizeof message, "The request headers are over %zu KiB.", max / 1024);
+        else snprintf(message, sizeof message, "The request headers are over %zu bytes.", max);
         conn_fail(c, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE", message, NULL);
         break;
+    }
     case 501:
         conn_fail(c, 501, "NOT_IMPLEMENTED", "Only the chunked transfer coding is supported.", NULL);
         break;
@@ -1209,7 +1209,8 @@ static void conn_take_head(Conn *c, size_t len) {
         if (c->dead) return;
     }
     c->state = CONN_BODY;
-    timer_start(&c->timer, c->started + (uint64_t)(net.limits.request_timeout_ms > 0 ? net.limits.request_timeout_ms : 0));
+    int ms = net.limits.request_timeout_ms;
+    timer_start(&c->timer, c->started + (uint64_t)(ms > 0 ? ms : 0));
 }
 
 // Whether the state changed: the head was taken (or refused); false while it is partial.
@@ -1547,7 +1548,6 @@ static void ws_upgrade(Conn *c, NetExchange *x) {
     NetWs *ws = must(calloc(1, sizeof *ws));
     ws->conn = c;
     timer_init(&ws->timer, ws_timer_fired, ws);
-    list_add(&net.sockets, &ws->link);
     c->ws = ws;
     c->state = CONN_WS;
     timer_stop(&c->timer);
@@ -1635,7 +1635,8 @@ static bool ws_read_frames(Conn *c) {
     WsFrame f;
     size_t used = 0;
     const char *reason;
-    WsParse r = ws_parse_frame((uint8_t *)in_data(in), in_pending(in), true, net.limits.max_ws_message, &f, &used, &reason);
+    size_t max = net.limits.max_ws_message;
+    WsParse r = ws_parse_frame((uint8_t *)in_data(in), in_pending(in), true, max, &f, &used, &reason);
     if (r == WS_PARSE_MORE) return false;
     if (r == WS_PARSE_ERROR) {
         ws_abort(ws, 1002, reason);
@@ -1666,7 +1667,6 @@ static void ws_timer_fired(void *context) {
     }
     if (ws->up) upws_shutdown(ws->up);
     if (net.handlers.ws_closed) net.handlers.ws_closed(ws);
-    list_remove(&ws->link);
     buf_free(&ws->message);
     free(ws);
 }
@@ -1851,7 +1851,8 @@ static void upws_process(UpWs *u) {
         WsFrame f;
         size_t used = 0;
         const char *reason;
-        WsParse r = ws_parse_frame((uint8_t *)in_data(in), in_pending(in), false, MAX_ENGINE_MESSAGE, &f, &used, &reason);
+        size_t max = MAX_ENGINE_MESSAGE;
+        WsParse r = ws_parse_frame((uint8_t *)in_data(in), in_pending(in), false, max, &f, &used, &reason);
         if (r == WS_PARSE_MORE) return;
         if (r != WS_PARSE_FRAME) {
             upws_protocol_error(u, r == WS_PARSE_TOO_BIG ? 1009 : 1002, reason);
@@ -2292,9 +2293,9 @@ static int upconn_read_head(UpConn *u) {
     u->scan = 0;
     char *line;
     size_t line_len;
-    if (split_head(u->head.data, u->head.len, &line, &line_len, u->headers, MAX_ANSWER_HEADERS, &u->nheaders) != HEAD_OK) {
-        return -1;
-    }
+    HeadCheck check = split_head(u->head.data, u->head.len, &line, &line_len, u->headers, MAX_ANSWER_HEADERS,
+                                 &u->nheaders);
+    if (check != HEAD_OK) return -1;
     bool shaped = line_len >= 12 && memcmp(line, "HTTP/1.", 7) == 0 && (line[7] == '0' || line[7] == '1') &&
                   line[8] == ' ' && line[9] >= '1' && line[9] <= '9' && line[10] >= '0' && line[10] <= '9' &&
                   line[11] >= '0' && line[11] <= '9' && (line_len == 12 || line[12] == ' ');
@@ -2657,7 +2658,7 @@ static void net_reset(const NetLimits *limits, const NetHandlers *handlers) {
     net.ready = NULL;
     net.nfree_calls = 0;
     Link *lists[] = {&net.conns, &net.dead_conns, &net.upconns, &net.dead_upconns, &net.engines,
-                     &net.dead_engines, &net.sockets, &net.orphans, &net.free_calls};
+                     &net.dead_engines, &net.orphans, &net.free_calls};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) list_init(lists[i]);
 }
 

@@ -72,7 +72,7 @@ def edge_from_env(environ: Mapping[str, str] = os.environ) -> str:
 def _installed(router: Path, relative: Path) -> str:
     executable = router / relative
     if not executable.exists():
-        raise StartupError(f"{executable} is missing; run `make install` (npm ci in {router})")
+        raise StartupError(f"{executable} is missing; run `make install`")
     return str(executable)
 
 
