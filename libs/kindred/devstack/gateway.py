@@ -31,7 +31,7 @@ from kindred.devstack.process import StartupError
 ENGINES = ("grafbase", "hive", "hive-rust", "apollo-gateway")
 DEFAULT_ENGINE = "grafbase"
 EDGES = ("guard", "node")
-DEFAULT_EDGE = "node"
+DEFAULT_EDGE = "guard"
 GUARD = Path("guard/build/kindred-guard")
 GRAFBASE = Path("node_modules/@grafbase/cli-x86_64-unknown-linux-musl/grafbase")
 HIVE = Path("node_modules/.bin/hive-gateway")

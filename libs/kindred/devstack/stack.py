@@ -12,6 +12,7 @@ from pathlib import Path
 
 from kindred.devstack.broker import EmbeddedBroker, create_topics, run_coroutine
 from kindred.devstack.gateway import (
+    EngineLaunch,
     api_schema,
     edge_argv,
     edge_from_env,
@@ -161,6 +162,8 @@ class Stack:
         self.gateway: ManagedProcess | None = None
         self.engine: ManagedProcess | None = None
         self.engine_url: str | None = None
+        # The running engine's name, private port and launch (what an edge is put before).
+        self._engine_launch: tuple[str, int, EngineLaunch] | None = None
 
     # -- infrastructure ---------------------------------------------------------------
 
@@ -389,35 +392,40 @@ class Stack:
             process=self.engine,
             what=f"the {engine} gateway answering {engine_health} with 200",
         )
+        self._engine_launch = (engine, engine_port, launch)
         if not edge:
             self.gateway = self.engine
             return
-        schema = api_schema(router, supergraph, self.data_dir / "gateway" / "api.graphql")
+        self.gateway = self.start_edge(edge, self.gateway_port, timeout=timeout)
+
+    def start_edge(self, edge: str, port: int, *, timeout: float = 90.0) -> ManagedProcess:
+        """Start an edge ("guard" or "node") on `port` in front of the running engine and
+        return it once its readiness check answers 200."""
+        assert self._engine_launch is not None, "start the gateway's engine first"
+        engine, engine_port, launch = self._engine_launch
+        router = self.repo_root / "router"
+        gateway_dir = self.data_dir / "gateway"
+        schema = api_schema(router, self.supergraph_path(), gateway_dir / "api.graphql")
         otlp = f"{self.trace_store_url}/v1/traces" if self.trace_store_url else None
         if edge == "guard":
             introspection = introspection_of(router, schema, schema.with_suffix(".json"))
             argv = guard_argv(
-                router,
-                self.gateway_port,
-                introspection,
-                engine_port,
-                launch,
-                engine=engine,
-                otlp_url=otlp,
+                router, port, introspection, engine_port, launch, engine=engine, otlp_url=otlp
             )
         else:
             argv = edge_argv(
-                router, self.gateway_port, schema, engine_port, launch, engine=engine, otlp_url=otlp
+                router, port, schema, engine_port, launch, engine=engine, otlp_url=otlp
             )
-        self.gateway = ManagedProcess(
+        process = ManagedProcess(
             edge, argv, log_path=self.log_dir / f"{edge}.log", cwd=router, echo=self.echo
         )
         wait_until(
-            lambda: http_ok(f"{self.gateway_url}/readiness"),
+            lambda: http_ok(f"http://127.0.0.1:{port}/readiness"),
             timeout=timeout,
-            process=self.gateway,
-            what=f"the gateway answering GET /readiness with 200 on port {self.gateway_port}",
+            process=process,
+            what=f"the {edge} edge answering GET /readiness with 200 on port {port}",
         )
+        return process
 
     def gateway_processes(self) -> list[ManagedProcess]:
         """The gateway's processes: the edge and the engine (one, without the edge)."""
@@ -428,6 +436,7 @@ class Stack:
         for process in self.gateway_processes():
             process.stop(grace=10.0)
         self.gateway = self.engine = None
+        self._engine_launch = None
 
     # -- all --------------------------------------------------------------------------
 
