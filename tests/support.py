@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import json
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -163,3 +165,26 @@ def contract_database(infra: Any, subgraph: str) -> psycopg.Connection[Any]:
     """An autocommit connection to the database the contract tests' `subgraph` uses."""
     url = infra.database_url(f"{CONTRACT_DATABASE_PREFIX}{subgraph}_db")
     return psycopg.connect(url, autocommit=True)
+
+
+AUDIT_SCRIPT = Path(__file__).resolve().parents[1] / "router" / "http_audit.mjs"
+
+
+def assert_http_audit_passes(graphql_url: str) -> dict[str, Any]:
+    """Runs graphql-http's GraphQL-over-HTTP audit (router/http_audit.mjs) against
+    `graphql_url` and asserts that nothing failed: no MUST (error), SHOULD (warn) or MAY
+    (notice). Returns the report."""
+    audit = subprocess.run(
+        ["node", str(AUDIT_SCRIPT), graphql_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=AUDIT_SCRIPT.parent,
+    )
+    assert audit.returncode in (0, 1), audit.stderr
+    report: dict[str, Any] = json.loads(audit.stdout)
+    failed = [result for result in report["results"] if result["status"] != "ok"]
+    assert failed == [], json.dumps(failed, indent=2)
+    assert report["counts"]["ok"] == len(report["results"]) > 50
+    assert audit.returncode == 0
+    return report
