@@ -1,5 +1,7 @@
 #include "buf.h"
 
+#include "utf8.h"
+
 #include <malloc.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -57,26 +59,6 @@ void buf_printf(Buf *b, const char *format, ...) {
     va_end(args);
 }
 
-// The length of the valid UTF-8 sequence at `s` (at most `len` bytes), or 0.
-static size_t utf8_sequence(const unsigned char *s, size_t len) {
-    unsigned char c = s[0];
-    size_t n;
-    uint32_t min;
-    uint32_t cp;
-    if (c < 0x80) return 1;
-    if ((c & 0xE0) == 0xC0) n = 2, min = 0x80, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) n = 3, min = 0x800, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) n = 4, min = 0x10000, cp = c & 0x07;
-    else return 0;
-    if (n > len) return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return n;
-}
-
 void buf_json_string(Buf *b, const char *text, size_t len) {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)text;
@@ -102,7 +84,7 @@ void buf_json_string(Buf *b, const char *text, size_t len) {
             buf_appendc(b, (char)c);
             i++;
         } else {
-            size_t n = utf8_sequence(s + i, len - i);
+            size_t n = utf8_length(s + i, len - i);
             if (n) {
                 buf_append(b, s + i, n);
                 i += n;

@@ -4,6 +4,8 @@
 // input, which need not be NUL-terminated.
 #include "json.h"
 
+#include "utf8.h"
+
 #include <stdint.h>
 #include <string.h>
 
@@ -101,31 +103,6 @@ static void append_member(Arena *arena, Json *object, const char *key, size_t ke
     object->count++;
 }
 
-// The length of the well-formed UTF-8 sequence at `s` (Unicode's table 3-7: no overlong
-// forms, no surrogates, nothing above U+10FFFF), or 0.
-static size_t utf8_length(const unsigned char *s, size_t available) {
-    unsigned char lead = s[0];
-    unsigned char low = 0x80, high = 0xBF;  // the range of the second byte
-    size_t n;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        n = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-        n = 3;
-        if (lead == 0xE0) low = 0xA0;
-        if (lead == 0xED) high = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-        n = 4;
-        if (lead == 0xF0) low = 0x90;
-        if (lead == 0xF4) high = 0x8F;
-    } else {
-        return 0;
-    }
-    if (available < n || s[1] < low || s[1] > high) return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    return n;
-}
-
 static int hex_value(unsigned char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -200,29 +177,6 @@ static bool scan_string(Parser *p, size_t *end, bool *has_escapes) {
         }
         i += n;
     }
-}
-
-static size_t utf8_encode(uint32_t code_point, char *out) {
-    if (code_point < 0x80) {
-        out[0] = (char)code_point;
-        return 1;
-    }
-    if (code_point < 0x800) {
-        out[0] = (char)(0xC0 | code_point >> 6);
-        out[1] = (char)(0x80 | (code_point & 0x3F));
-        return 2;
-    }
-    if (code_point < 0x10000) {
-        out[0] = (char)(0xE0 | code_point >> 12);
-        out[1] = (char)(0x80 | (code_point >> 6 & 0x3F));
-        out[2] = (char)(0x80 | (code_point & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | code_point >> 18);
-    out[1] = (char)(0x80 | (code_point >> 12 & 0x3F));
-    out[2] = (char)(0x80 | (code_point >> 6 & 0x3F));
-    out[3] = (char)(0x80 | (code_point & 0x3F));
-    return 4;
 }
 
 static uint32_t hex4(const unsigned char *s) {

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "utf8.h"
 #include "ws_frame.h"
 
 enum {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ws_frame.h"
+#include "utf8.h"
 
 const char MEDIA_GRAPHQL_RESPONSE[] = "application/graphql-response+json";
 const char MEDIA_JSON[] = "application/json";

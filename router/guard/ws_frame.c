@@ -1,6 +1,6 @@
 // WebSocket framing (RFC 6455) over byte buffers: the handshake's accept key (SHA-1,
 // base64), reading one frame at a time from whatever bytes have arrived, writing whole
-// frames, and strict UTF-8 validation. No sockets and no allocation beyond the output Buf.
+// frames. No sockets and no allocation beyond the output Buf.
 #include "ws_frame.h"
 
 #include <errno.h>
@@ -312,47 +312,4 @@ void ws_write_close(Buf *out, int code, const char *reason, bool mask) {
     size_t reason_len = reason ? utf8_prefix(reason, strlen(reason), sizeof payload - 2) : 0;
     if (reason_len) memcpy(payload + 2, reason, reason_len);
     ws_write_frame(out, WS_CLOSE, payload, 2 + reason_len, mask);
-}
-
-// --- UTF-8 -----------------------------------------------------------------------------------
-
-// The length of the well-formed sequence at `s` (Unicode Table 3-7), or 0. The second
-// byte's range is what excludes overlong forms, surrogates and code points past U+10FFFF.
-static size_t utf8_sequence_length(const uint8_t *s, size_t len) {
-    uint8_t c = s[0];
-    size_t n;
-    uint8_t low = 0x80, high = 0xBF;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) n = 3;
-    else if (c >= 0xF0 && c <= 0xF4) n = 4;
-    else return 0;
-    if (c == 0xE0) low = 0xA0;
-    else if (c == 0xED) high = 0x9F;
-    else if (c == 0xF0) low = 0x90;
-    else if (c == 0xF4) high = 0x8F;
-    if (len < n || s[1] < low || s[1] > high) return 0;
-    for (size_t i = 2; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    }
-    return n;
-}
-
-bool utf8_valid(const uint8_t *data, size_t len) {
-    size_t i = 0;
-    while (i < len) {
-        // GraphQL messages are mostly ASCII: skip it eight bytes at a time.
-        if (i + 8 <= len) {
-            uint64_t chunk;
-            memcpy(&chunk, data + i, 8);
-            if (!(chunk & 0x8080808080808080ULL)) {
-                i += 8;
-                continue;
-            }
-        }
-        size_t n = utf8_sequence_length(data + i, len - i);
-        if (!n) return false;
-        i += n;
-    }
-    return true;
 }

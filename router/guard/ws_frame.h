@@ -56,7 +56,4 @@ void ws_write_frame(Buf *out, int opcode, const void *payload, size_t len, bool 
 // Appends a close frame with `code` and `reason` (truncated to fit 125 bytes).
 void ws_write_close(Buf *out, int code, const char *reason, bool mask);
 
-// Whether `data` is valid UTF-8 (text frames and close reasons must be).
-bool utf8_valid(const uint8_t *data, size_t len);
-
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "utf8.h"
 #include "ws_frame.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
