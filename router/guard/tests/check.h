@@ -3,6 +3,7 @@
 #ifndef KINDRED_GUARD_CHECK_H
 #define KINDRED_GUARD_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +30,18 @@ static int check_count;
                     check_a ? check_a : "(null)");                                                 \
         }                                                                                          \
     } while (0)
+
+// A deterministic xorshift64 for the fuzz loops: the same inputs on every run.
+static uint64_t check_random_state = 0x9E3779B97F4A7C15ULL;
+
+static inline uint64_t check_random(void) {
+    check_random_state ^= check_random_state << 13;
+    check_random_state ^= check_random_state >> 7;
+    check_random_state ^= check_random_state << 17;
+    return check_random_state;
+}
+
+static inline size_t check_below(size_t n) { return (size_t)(check_random() % n); }
 
 static inline int check_finish(const char *name) {
     if (check_count == 0) {

@@ -359,15 +359,6 @@ static void test_hostile_values(const Introspection *schema) {
 
 // ---- Fuzzing ----
 
-static uint64_t fuzz_state = 0x9E3779B97F4A7C15u;
-
-static uint64_t next_random(void) {
-    fuzz_state ^= fuzz_state << 13;
-    fuzz_state ^= fuzz_state >> 7;
-    fuzz_state ^= fuzz_state << 17;
-    return fuzz_state;
-}
-
 static const char *const SEEDS[] = {
     "{ __typename }",
     "query Q($n: String!) { __type(name: $n) { name kind fields { name args { name type { name ofType { name } } } } } }",
@@ -401,14 +392,14 @@ static const char *const VARIABLES[] = {
 // One random change to `b`: mostly whole words inserted between tokens, so that many
 // mutants still parse and reach introspect.c; sometimes a byte changed or a span removed.
 static void mutate(Buf *b) {
-    size_t at = b->len ? next_random() % b->len : 0;
-    switch (next_random() % 6) {
+    size_t at = b->len ? check_random() % b->len : 0;
+    switch (check_random() % 6) {
     case 0:  // a byte changed
-        if (b->len) b->data[at] = (char)(next_random() % 96 + 32);
+        if (b->len) b->data[at] = (char)(check_random() % 96 + 32);
         break;
     case 1:  // a span removed
         if (b->len) {
-            size_t n = next_random() % 8 + 1;
+            size_t n = check_random() % 8 + 1;
             if (n > b->len - at) n = b->len - at;
             memmove(b->data + at, b->data + at + n, b->len - at - n + 1);
             b->len -= n;
@@ -417,7 +408,7 @@ static void mutate(Buf *b) {
     default: {  // a word inserted where a selection may start
         while (at < b->len && b->data[at] != '{') at++;
         if (at + 1 < b->len) at += 2;
-        const char *word = WORDS[next_random() % (sizeof WORDS / sizeof *WORDS)];
+        const char *word = WORDS[check_random() % (sizeof WORDS / sizeof *WORDS)];
         size_t n = strlen(word) + 1;
         buf_reserve(b, n);
         memmove(b->data + at + n, b->data + at, b->len - at + 1);
@@ -440,8 +431,8 @@ static void test_fuzz(const Introspection *schema) {
     Buf query = BUF_INIT, out = BUF_INIT;
     for (int i = 0; i < ITERATIONS; i++) {
         buf_clear(&query);
-        buf_appends(&query, SEEDS[next_random() % (sizeof SEEDS / sizeof *SEEDS)]);
-        uint64_t dice = next_random() % 20;
+        buf_appends(&query, SEEDS[check_random() % (sizeof SEEDS / sizeof *SEEDS)]);
+        uint64_t dice = check_random() % 20;
         int mutations = dice < 12 ? 1 : dice < 17 ? 2 : 3;
         for (int m = 0; m < mutations; m++) mutate(&query);
         Arena *arena = arena_new();
@@ -451,7 +442,7 @@ static void test_fuzz(const Introspection *schema) {
             if (!gql_introspection_only(&doc->operations[k])) continue;
             buf_clear(&out);
             int code = introspection_execute(schema, doc, &doc->operations[k],
-                                             variables[next_random() % (sizeof variables / sizeof *variables)], &out);
+                                             variables[check_random() % (sizeof variables / sizeof *variables)], &out);
             executed++;
             answered += code == 0;
             Arena *check = arena_new();

@@ -596,17 +596,6 @@ static void test_hostile_sizes(void) {
     buf_free(&doc);
 }
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15u;
-
-static uint64_t xorshift(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-static size_t below(size_t n) { return (size_t)(xorshift() % n); }
-
 static const char *const FUZZ_SEEDS[] = {
     TYPICAL_BODY,
     "{\"query\":\"mutation($v:Int){like(v:$v)}\",\"variables\":{\"v\":-1.5e+3,\"list\":[1,2,[3,{}]]}}",
@@ -623,20 +612,20 @@ static const char *const FUZZ_TOKENS[] = {
 };
 
 static size_t mutate(char *doc, size_t len, size_t cap) {
-    switch (below(6)) {
+    switch (check_below(6)) {
     case 0:  // flip a byte
-        if (len) doc[below(len)] = (char)xorshift();
+        if (len) doc[check_below(len)] = (char)check_random();
         break;
     case 1:  // delete a run
         if (len) {
-            size_t at = below(len), n = 1 + below(len - at < 8 ? len - at : 8);
+            size_t at = check_below(len), n = 1 + check_below(len - at < 8 ? len - at : 8);
             memmove(doc + at, doc + at + n, len - at - n);
             len -= n;
         }
         break;
     case 2: {  // splice a token in
-        const char *token = FUZZ_TOKENS[below(sizeof FUZZ_TOKENS / sizeof *FUZZ_TOKENS)];
-        size_t n = token[0] ? strlen(token) : 1, at = below(len + 1);
+        const char *token = FUZZ_TOKENS[check_below(sizeof FUZZ_TOKENS / sizeof *FUZZ_TOKENS)];
+        size_t n = token[0] ? strlen(token) : 1, at = check_below(len + 1);
         if (len + n <= cap) {
             memmove(doc + at + n, doc + at, len - at);
             memcpy(doc + at, token, n);
@@ -646,7 +635,7 @@ static size_t mutate(char *doc, size_t len, size_t cap) {
     }
     case 3: {  // repeat a run
         if (!len) break;
-        size_t at = below(len), n = 1 + below(len - at < 16 ? len - at : 16);
+        size_t at = check_below(len), n = 1 + check_below(len - at < 16 ? len - at : 16);
         if (len + n <= cap) {
             memmove(doc + at + n, doc + at, len - at);
             len += n;
@@ -654,10 +643,10 @@ static size_t mutate(char *doc, size_t len, size_t cap) {
         break;
     }
     case 4:  // cut short
-        len = below(len + 1);
+        len = check_below(len + 1);
         break;
     default:  // a byte that matters somewhere
-        if (len) doc[below(len)] = "{}[]\":,\\u0123456789eE+-.tfn \x80\xBF\xC2\xE0\xED\xF0\xF4"[below(33)];
+        if (len) doc[check_below(len)] = "{}[]\":,\\u0123456789eE+-.tfn \x80\xBF\xC2\xE0\xED\xF0\xF4"[check_below(33)];
         break;
     }
     return len;
@@ -674,13 +663,13 @@ static void test_fuzz(void) {
     for (int iteration = 0; iteration < ITERATIONS; iteration++) {
         size_t len;
         if (iteration % 10 == 9) {
-            len = below(64);
-            for (size_t i = 0; i < len; i++) doc[i] = (char)xorshift();
+            len = check_below(64);
+            for (size_t i = 0; i < len; i++) doc[i] = (char)check_random();
         } else {
-            const char *seed = FUZZ_SEEDS[below(sizeof FUZZ_SEEDS / sizeof *FUZZ_SEEDS)];
+            const char *seed = FUZZ_SEEDS[check_below(sizeof FUZZ_SEEDS / sizeof *FUZZ_SEEDS)];
             len = strlen(seed);
             memcpy(doc, seed, len);
-            for (size_t rounds = 1 + below(4); rounds-- > 0;) len = mutate(doc, len, CAP);
+            for (size_t rounds = 1 + check_below(4); rounds-- > 0;) len = mutate(doc, len, CAP);
         }
         if (iteration % 256 == 0) {
             arena_free(arena);

@@ -9,17 +9,6 @@
 #include "utf8.h"
 #include "ws_frame.h"
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-
-static uint64_t rng(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-static size_t rng_below(size_t n) { return (size_t)(rng() % n); }
-
 static const char *hex(const uint8_t *data, size_t len) {
     static char text[2 * 64 + 1];
     for (size_t i = 0; i < len; i++) snprintf(text + 2 * i, 3, "%02x", data[i]);
@@ -580,10 +569,10 @@ static void fuzz_utf8(void) {
                                           0xF4, 0xF5, 0xF7, 0xF8, 0xFE, 0xFF};
     int mismatches = 0;
     for (int iteration = 0; iteration < 200000; iteration++) {
-        size_t len = rng_below(20);
+        size_t len = check_below(20);
         uint8_t *s = malloc(len ? len : 1);
         for (size_t i = 0; i < len; i++) {
-            s[i] = rng_below(3) ? interesting[rng_below(sizeof interesting)] : (uint8_t)rng();
+            s[i] = check_below(3) ? interesting[check_below(sizeof interesting)] : (uint8_t)check_random();
         }
         mismatches += utf8_valid(s, len) != utf8_reference(s, len);
         free(s);
@@ -629,22 +618,22 @@ static void fuzz_parse(void) {
     }
     bool promises_kept = true;
     for (int iteration = 0; iteration < 100000; iteration++) {
-        int which = (int)rng_below(8);
+        int which = (int)check_below(8);
         bool masked = which >= 4;
         const Buf *seed = &seeds[which];
         size_t len = seed->len;
         uint8_t *data = malloc(len + 16);
         memcpy(data, seed->data, len);
-        int mutations = 1 + (int)rng_below(4);
+        int mutations = 1 + (int)check_below(4);
         for (int m = 0; m < mutations && len > 0; m++) {
             // Mostly in the headers, where the decisions are.
-            size_t at = rng_below(4) ? rng_below(len < 16 ? len : 16) : rng_below(len);
-            switch (rng_below(5)) {
-            case 0: data[at] ^= (uint8_t)(1u << rng_below(8)); break;
-            case 1: data[at] = (uint8_t)rng(); break;
-            case 2: data[at] = rng_below(2) ? 0xFF : 0x7F; break;
+            size_t at = check_below(4) ? check_below(len < 16 ? len : 16) : check_below(len);
+            switch (check_below(5)) {
+            case 0: data[at] ^= (uint8_t)(1u << check_below(8)); break;
+            case 1: data[at] = (uint8_t)check_random(); break;
+            case 2: data[at] = check_below(2) ? 0xFF : 0x7F; break;
             case 3: len = at; break;  // truncate
-            default: memmove(data + at + 1, data + at, len - at), data[at] = (uint8_t)rng(), len++; break;
+            default: memmove(data + at + 1, data + at, len - at), data[at] = (uint8_t)check_random(), len++; break;
             }
         }
         // An exact-size buffer, so that a read past the end is a finding.
@@ -652,7 +641,7 @@ static void fuzz_parse(void) {
         memcpy(exact, data, len);
         free(data);
         static const size_t limits[] = {0, 10, 125, 300, 65536, SIZE_MAX};
-        promises_kept = promises_kept && parse_all_holds_promises(exact, len, masked, limits[rng_below(6)]);
+        promises_kept = promises_kept && parse_all_holds_promises(exact, len, masked, limits[check_below(6)]);
         free(exact);
     }
     CHECK(promises_kept);
@@ -665,12 +654,12 @@ static void fuzz_round_trip(void) {
     static uint8_t payload[70000];
     bool same = true;
     for (int iteration = 0; iteration < 20000; iteration++) {
-        int opcode = opcodes[rng_below(6)];
-        size_t len = opcode >= WS_CLOSE ? rng_below(126)
-                     : rng_below(50) ? rng_below(300)
-                                     : 65530 + rng_below(10);
-        for (size_t i = 0; i < len; i++) payload[i] = (uint8_t)rng();
-        bool mask = rng_below(2);
+        int opcode = opcodes[check_below(6)];
+        size_t len = opcode >= WS_CLOSE ? check_below(126)
+                     : check_below(50) ? check_below(300)
+                                     : 65530 + check_below(10);
+        for (size_t i = 0; i < len; i++) payload[i] = (uint8_t)check_random();
+        bool mask = check_below(2);
         Buf out = BUF_INIT;
         ws_write_frame(&out, opcode, payload, len, mask);
         Parsed p = parse(out.data, out.len, mask, len);
