@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 enum { MAX_NESTING = 256 };  // selection sets, lists, objects and list types, together
 enum { MAX_INTROSPECTION_LISTS_DEPTH = 3 };  // graphql-js's MaxIntrospectionDepthRule, fixed there too
 
@@ -59,46 +61,9 @@ static bool is_name_start(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' &&
 static bool is_name_continue(int c) { return is_name_start(c) || is_digit(c); }
 static bool is_scalar_value(long c) { return (c >= 0 && c <= 0xD7FF) || (c >= 0xE000 && c <= 0x10FFFF); }
 
-// The length of the well-formed UTF-8 sequence at `s` (at most `avail` bytes) with its code
-// point in *cp, or 0 when it is not one.
-static size_t utf8_decode(const unsigned char *s, size_t avail, uint32_t *cp) {
-    unsigned char c = s[0];
-    size_t n;
-    uint32_t min;
-    uint32_t value;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if ((c & 0xE0) == 0xC0) n = 2, min = 0x80, value = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) n = 3, min = 0x800, value = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) n = 4, min = 0x10000, value = c & 0x07;
-    else return 0;
-    if (n > avail) return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        value = (value << 6) | (s[i] & 0x3F);
-    }
-    if (value < min || !is_scalar_value(value)) return 0;
-    *cp = value;
-    return n;
-}
-
-static void utf8_append(Buf *out, uint32_t cp) {
+static void utf8_append(Buf *out, uint32_t code_point) {
     char bytes[4];
-    size_t n;
-    if (cp < 0x80) {
-        bytes[0] = (char)cp, n = 1;
-    } else if (cp < 0x800) {
-        bytes[0] = (char)(0xC0 | (cp >> 6)), bytes[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
-    } else if (cp < 0x10000) {
-        bytes[0] = (char)(0xE0 | (cp >> 12)), bytes[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        bytes[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
-    } else {
-        bytes[0] = (char)(0xF0 | (cp >> 18)), bytes[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        bytes[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), bytes[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
-    }
-    buf_append(out, bytes, n);
+    buf_append(out, bytes, utf8_encode(code_point, bytes));
 }
 
 static uint32_t count_code_points(const unsigned char *s, size_t len) {
@@ -243,8 +208,7 @@ static const char *describe_character(const Parser *p, size_t position, char out
 static size_t characters_length(const Parser *p, size_t position, size_t count) {
     size_t end = position;
     for (size_t i = 0; i < count && end < p->len; i++) {
-        uint32_t cp;
-        size_t n = utf8_decode(p->src + end, p->len - end, &cp);
+        size_t n = utf8_length(p->src + end, p->len - end);
         end += n ? n : 1;
     }
     return end - position;
@@ -253,9 +217,7 @@ static size_t characters_length(const Parser *p, size_t position, size_t count) 
 // The length of the character at `position` when it may be in a string or comment (any
 // Unicode scalar value), or 0 when it is not UTF-8.
 static size_t source_character(const Parser *p, size_t position) {
-    if (p->src[position] < 0x80) return 1;
-    uint32_t cp;
-    return utf8_decode(p->src + position, p->len - position, &cp);
+    return p->src[position] < 0x80 ? 1 : utf8_length(p->src + position, p->len - position);
 }
 
 static void new_line(Parser *p, size_t position) {
@@ -533,13 +495,13 @@ static _Noreturn void unexpected_character(Parser *p, size_t position) {
     if (p->src[position] == '\'') {
         syntax_error(p, position, "Unexpected single quote character ('), did you mean to use a double quote (\")?");
     }
-    uint32_t cp;
-    if (!utf8_decode(p->src + position, p->len - position, &cp)) {
+    if (!utf8_length(p->src + position, p->len - position)) {
         syntax_error(p, position, "Invalid character: %s.", describe_character(p, position, shown));
     }
     syntax_error(p, position, "Unexpected character: %s.", describe_character(p, position, shown));
 }
 
+// The punctuator `c` is, or TOKEN_SOF when it is none (`...` aside).
 static TokenKind punctuator_kind(unsigned char c) {
     switch (c) {
     case '!': return TOKEN_BANG;
@@ -725,20 +687,23 @@ static GqlValue *parse_object(Parser *p, bool is_const) {
     while (!expect_optional(p, TOKEN_BRACE_R)) {
         Token name = expect(p, TOKEN_NAME);
         expect(p, TOKEN_COLON);
-        ObjectField field = {copy_name(p, &name), name.loc, parse_value(p, is_const)};
+        ObjectField field = {copy_name(p, &name), name.loc, NULL};
+        field.value = parse_value(p, is_const);
         push_item(p, &field, sizeof field);
     }
-    size_t count;
-    ObjectField *fields = pop_items(p, mark, sizeof(ObjectField), &count);
+    size_t count = (p->items.len - mark) / sizeof(ObjectField);
     object->count = count;
     object->items = arena_alloc(p->arena, count * sizeof *object->items);
     object->names = arena_alloc(p->arena, count * sizeof *object->names);
     object->name_locs = arena_alloc(p->arena, count * sizeof *object->name_locs);
     for (size_t i = 0; i < count; i++) {
-        object->items[i] = fields[i].value;
-        object->names[i] = fields[i].name;
-        object->name_locs[i] = fields[i].name_loc;
+        ObjectField field;
+        memcpy(&field, p->items.data + mark + i * sizeof field, sizeof field);
+        object->items[i] = field.value;
+        object->names[i] = field.name;
+        object->name_locs[i] = field.name_loc;
     }
+    p->items.len = mark;
     leave_nesting(p);
     return object;
 }
@@ -1463,7 +1428,8 @@ static bool is_introspection_root(const char *name) { return strcmp(name, "__sch
 
 static void push_frame(Buf *frames, const void *frame, size_t size) { buf_append(frames, frame, size); }
 
-static void *top_frame(Buf *frames, size_t size) { return frames->len ? frames->data + frames->len - size : NULL; }
+// The last frame pushed (the stack is not empty).
+static void *top_frame(Buf *frames, size_t size) { return frames->data + frames->len - size; }
 
 static void measure_spread(Checker *c, MeasureFrame *frame, const GqlSelection *spread) {
     size_t fragment = fragment_named(c, spread->name);
@@ -1625,9 +1591,9 @@ static void report_cycle(Checker *c, const GqlSelection *const *cycle, size_t le
     for (size_t i = 0; i < length; i++) error_locate(error, cycle[i]->loc);
 }
 
-// Follows a spread: a cycle when its fragment is on the path, else goes into that fragment
-// unless already searched. Returns whether it went in (the spread stays on the path).
-static bool follow_spread(Checker *c, const GqlSelection *spread) {
+// Follows a spread: a cycle when its fragment is on the path, else into that fragment unless
+// already searched (the spread then stays on the path until the fragment is done).
+static void follow_spread(Checker *c, const GqlSelection *spread) {
     size_t fragment = fragment_named(c, spread->name);
     buf_append(&c->path, &spread, sizeof spread);
     size_t length = c->path.len / sizeof spread;
@@ -1640,11 +1606,10 @@ static bool follow_spread(Checker *c, const GqlSelection *spread) {
             c->path_index[fragment] = length;
             CycleFrame frame = {fragment, fragment, 0};
             push_frame(&c->frames, &frame, sizeof frame);
-            return true;
+            return;
         }
     }
     c->path.len -= sizeof spread;
-    return false;
 }
 
 // graphql-js's detectCycleRecursive from one fragment definition, on a stack of its own;
@@ -1687,10 +1652,11 @@ static bool is_introspection_list(const char *name) {
            strcmp(name, "inputFields") == 0;
 }
 
-// Every fragment being walked reaches the limit too, at its entry depth.
+// Every fragment being walked reaches the limit too, at its entry depth: marked innermost
+// first, as graphql-js's recursion unwinds, so a fragment entered twice keeps the outer depth.
 static bool reached_limit(Checker *c) {
-    for (size_t at = 0; at < c->frames.len; at += sizeof(DepthFrame)) {
-        const DepthFrame *frame = (const DepthFrame *)(c->frames.data + at);
+    for (size_t at = c->frames.len; at > 0; at -= sizeof(DepthFrame)) {
+        const DepthFrame *frame = (const DepthFrame *)(c->frames.data + at - sizeof(DepthFrame));
         if (frame->fragment != NO_INDEX) c->exceeded[frame->fragment] = frame->depth;
     }
     return true;
