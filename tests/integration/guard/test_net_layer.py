@@ -507,19 +507,18 @@ STARTED: list[Harness] = []
 
 
 @pytest.fixture(scope="session")
-def harness_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """net_harness.c built with the sanitizers; a compiler error fails the tests."""
-    out = tmp_path_factory.mktemp("net_harness") / "net_harness"
-    command = [
-        "gcc", "-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE",
-        "-fsanitize=address,undefined", "-fno-omit-frame-pointer", f"-I{GUARD}", "-o", str(out),
-        str(GUARD / "tests" / "net_harness.c"), str(GUARD / "net.c"), str(GUARD / "buf.c"),
-        str(GUARD / "ws_frame.c"),
-    ]  # fmt: skip
-    built = subprocess.run(command, capture_output=True, text=True, check=False)
+def harness_binary() -> Path:
+    """net_harness.c built with the sanitizers (router/guard/Makefile); a compiler error
+    fails the tests."""
+    built = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(GUARD), "build/net_harness"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if built.returncode != 0:
-        pytest.fail(f"gcc failed:\n{built.stdout}{built.stderr}")
-    return out
+        pytest.fail(f"building the harness failed:\n{built.stdout}{built.stderr}")
+    return GUARD / "build" / "net_harness"
 
 
 def start_harness(binary: Path, upstream_port: int, workdir: Path) -> Harness:
