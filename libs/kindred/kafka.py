@@ -264,7 +264,8 @@ class EventConsumer:
 
     async def _database_answers(self) -> bool:
         try:
-            await asyncio.wait_for(self._database.ping(), 2.0)
+            async with asyncio.timeout(2.0):  # not wait_for, which can swallow a cancellation
+                await self._database.ping()
         except Exception:
             return False
         return True

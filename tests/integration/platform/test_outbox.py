@@ -209,6 +209,25 @@ async def test_a_running_relay_is_woken_by_the_commit_not_by_its_poll(
     )
 
 
+async def test_a_relay_cancelled_as_its_wake_up_comes_stops(
+    database: Database, producer: EventProducer, scratch_db_url: str
+):
+    """The wake-up and the cancellation land in the same turn of the loop (a commit as the
+    platform stops): the relay must stop all the same, or stop() waits for it forever."""
+    relay = OutboxRelay(database, producer, poll_interval=60.0)
+    task = asyncio.create_task(relay.run())
+    await eventually(lambda: _listening(scratch_db_url), what="the relay listening")
+    await asyncio.sleep(0.2)  # its first (empty) round done: asleep on its wake-up flag
+    relay._wakeup.set()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5.0)
+    assert done == {task} and task.cancelled()
+
+
+async def _listening(url: str) -> bool:
+    return not await _no_listener(url)
+
+
 async def _no_listener(url: str) -> bool:
     rows = await query(
         url,
