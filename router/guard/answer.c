@@ -20,12 +20,18 @@ static const char *const ENGINE_CODES[][2] = {
 static const char NO_VALUE_MESSAGE[] =
     "A field that cannot be null had no value (an entity a subgraph did not find).";
 
-void error_body(Buf *out, const char *message, const char *code) {
-    buf_appends(out, "{\"errors\":[{\"message\":");
+void error_object(Buf *out, const char *message, const char *code) {
+    buf_appends(out, "{\"message\":");
     buf_json_string(out, message, strlen(message));
     buf_appends(out, ",\"extensions\":{\"code\":");
     buf_json_string(out, code, strlen(code));
-    buf_appends(out, "}}]}");
+    buf_appends(out, "}}");
+}
+
+void error_body(Buf *out, const char *message, const char *code) {
+    buf_appends(out, "{\"errors\":[");
+    error_object(out, message, code);
+    buf_appends(out, "]}");
 }
 
 static bool starts_with_data_object(const char *text, size_t len) {

@@ -8,7 +8,10 @@
 
 #include "buf.h"
 
-// {"errors":[{"message":message,"extensions":{"code":code}}]}
+// {"message":message,"extensions":{"code":code}}
+void error_object(Buf *out, const char *message, const char *code);
+
+// {"errors":[error_object]}
 void error_body(Buf *out, const char *message, const char *code);
 
 // The engine's answer `text` as the client gets it: each error's code in the subgraphs'

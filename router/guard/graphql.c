@@ -2046,13 +2046,6 @@ bool gql_introspection_only(const GqlOperation *op) {
     return true;
 }
 
-const GqlFragment *gql_fragment(const GqlDocument *doc, const char *name) {
-    for (size_t i = doc->nfragments; i-- > 0;) {
-        if (strcmp(doc->fragments[i].name, name) == 0) return &doc->fragments[i];
-    }
-    return NULL;
-}
-
 void gql_error_json(Buf *out, const GqlError *error) {
     buf_appends(out, "{\"message\":");
     buf_json_string(out, error->message, strlen(error->message));
@@ -2077,4 +2070,13 @@ void gql_error_json(Buf *out, const GqlError *error) {
         buf_printf(out, ",\"max\":%ld", error->max);
     }
     buf_appends(out, "}}");
+}
+
+void gql_errors_json(Buf *out, const GqlError *errors, size_t n) {
+    buf_appendc(out, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i) buf_appendc(out, ',');
+        gql_error_json(out, &errors[i]);
+    }
+    buf_appendc(out, ']');
 }

@@ -173,11 +173,11 @@ const GqlOperation *gql_operation(const GqlDocument *doc, const char *name, GqlE
 // Whether every root field of `op` is __schema, __type or __typename (and `op` a query).
 bool gql_introspection_only(const GqlOperation *op);
 
-// The fragment called `name`, or NULL.
-const GqlFragment *gql_fragment(const GqlDocument *doc, const char *name);
-
 // `error` as a GraphQL error object: {"message","locations"?,"extensions":{"code",
 // "limit"?,"max"?}}, appended to `out`.
 void gql_error_json(Buf *out, const GqlError *error);
+
+// `errors[0..n)` as a JSON array of such objects, appended to `out`.
+void gql_errors_json(Buf *out, const GqlError *errors, size_t n);
 
 #endif

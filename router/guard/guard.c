@@ -157,7 +157,6 @@ typedef struct Forward {
     NetExchange *exchange;
     Span *span;  // the request's
     Span *call;  // the engine call's
-    const char *media;
 } Forward;
 
 static void end_request_span(Span *span, int status) {
@@ -189,10 +188,8 @@ static void engine_answered(const NetResponse *answer, const char *error, void *
         char message[200];
         snprintf(message, sizeof message, "the engine is unreachable: %s", error);
         span_fail(f->call, message);
-        HttpError refused;
-        http_error(&refused, 503, "SERVICE_UNAVAILABLE", "The gateway cannot reach its federation engine; try again shortly.");
         Buf body = BUF_INIT;
-        error_body(&body, refused.message, refused.code);
+        error_body(&body, "The gateway cannot reach its federation engine; try again shortly.", "SERVICE_UNAVAILABLE");
         respond(f->exchange, 503, MEDIA_JSON, body.data, body.len, NULL, 0);
         buf_free(&body);
         end_request_span(f->span, 503);
@@ -220,12 +217,11 @@ static size_t upstream_headers(const NetRequest *r, NetHeader *out, size_t max, 
     return n;
 }
 
-static void forward(NetExchange *x, const NetRequest *r, const char *body, size_t len, const char *media, Span *span) {
+static void forward(NetExchange *x, const NetRequest *r, const char *body, size_t len, Span *span) {
     Forward *f = calloc(1, sizeof *f);
     if (!f) abort();
     f->exchange = x;
     f->span = span;
-    f->media = media;
     char name[160];
     snprintf(name, sizeof name, "%s %s %s", options.engine_name, r->method, options.engine_graphql);
     f->call = span_child(span, name, SPAN_CLIENT);
@@ -332,9 +328,7 @@ static void graphql_request(NetExchange *x, const NetRequest *r) {
             refuse_document(x, span, media, verdict->status, verdict->code, verdict->errors, verdict->errors_len);
         } else if (!op) {
             Buf errors = BUF_INIT;
-            buf_appendc(&errors, '[');
-            gql_error_json(&errors, &problem);
-            buf_appendc(&errors, ']');
+            gql_errors_json(&errors, &problem, 1);
             refuse_document(x, span, media, 0, problem.code, errors.data, errors.len);
             buf_free(&errors);
         } else if (op->type == GQL_SUBSCRIPTION && media != MEDIA_STREAM) {
@@ -352,10 +346,10 @@ static void graphql_request(NetExchange *x, const NetRequest *r) {
         } else if (params.has_null) {
             Buf body = BUF_INIT;
             normalised_body(&body, params.payload);
-            forward(x, r, body.data, body.len, media, span);
+            forward(x, r, body.data, body.len, span);
             buf_free(&body);
         } else {
-            forward(x, r, get ? NULL : r->body, get ? 0 : r->body_len, media, span);
+            forward(x, r, get ? NULL : r->body, get ? 0 : r->body_len, span);
         }
     }
     arena_free(arena);
@@ -471,26 +465,28 @@ static void open_upstream(NetWs *ws, Relay *relay, const Json *init) {
 // The errors a `subscribe` message is refused with (a JSON array), or false when it may go on.
 static bool refuse_subscribe(const Relay *relay, const Json *message, Buf *errors) {
     if (!relay->signed_in) {
-        error_body(errors, SIGN_IN_FIRST, "UNAUTHENTICATED");
+        buf_appendc(errors, '[');
+        error_object(errors, SIGN_IN_FIRST, "UNAUTHENTICATED");
+        buf_appendc(errors, ']');
         return true;
     }
     const Json *payload = json_get(message, "payload");
     const Json *query = json_get(payload, "query");
     if (!query || query->type != JSON_STRING) {
-        error_body(errors, "`payload.query` must be a string holding a GraphQL document.", "BAD_REQUEST");
+        buf_appendc(errors, '[');
+        error_object(errors, "`payload.query` must be a string holding a GraphQL document.", "BAD_REQUEST");
+        buf_appendc(errors, ']');
         return true;
     }
     const Verdict *verdict = verdicts_judge(guard.verdicts, query->text, query->len);
     if (!verdict->document) {
-        buf_printf(errors, "{\"errors\":%.*s}", (int)verdict->errors_len, verdict->errors);
+        buf_append(errors, verdict->errors, verdict->errors_len);
         return true;
     }
     const Json *name = json_get(payload, "operationName");
     GqlError problem;
     if (!gql_operation(verdict->document, name && name->type == JSON_STRING ? name->text : NULL, &problem)) {
-        buf_appends(errors, "{\"errors\":[");
-        gql_error_json(errors, &problem);
-        buf_appends(errors, "]}");
+        gql_errors_json(errors, &problem, 1);
         return true;
     }
     return false;
@@ -515,7 +511,6 @@ static void on_ws_message(NetWs *ws, const char *data, size_t len, bool binary) 
     } else {
         Buf refused = BUF_INIT;
         if (is && strcmp(type->text, "subscribe") == 0 && refuse_subscribe(relay, message, &refused)) {
-            // {"errors":[...]} becomes {"id":...,"type":"error","payload":[...]}.
             Buf reply = BUF_INIT;
             buf_appendc(&reply, '{');
             const Json *id = json_get(message, "id");
@@ -525,7 +520,7 @@ static void on_ws_message(NetWs *ws, const char *data, size_t len, bool binary) 
                 buf_appendc(&reply, ',');
             }
             buf_appends(&reply, "\"type\":\"error\",\"payload\":");
-            buf_append(&reply, refused.data + 10, refused.len - 11);
+            buf_append(&reply, refused.data, refused.len);
             buf_appendc(&reply, '}');
             net_ws_send(ws, reply.data, reply.len, false);
             buf_free(&reply);

@@ -54,7 +54,7 @@ bool params_of_get(Arena *arena, const char *query_string, size_t max_bytes, Gra
 void normalised_body(Buf *out, const Json *payload);
 
 // `value` of a query string parameter `name` (the first), percent- and plus-decoded into
-// `arena`; NULL when absent. (Exposed for tests.)
+// `arena`; NULL when absent.
 const char *query_parameter(Arena *arena, const char *query_string, const char *name, size_t *len);
 
 #endif

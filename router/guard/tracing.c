@@ -200,7 +200,8 @@ void span_traceparent(const Span *span, char out[56]) {
     snprintf(out, 56, "00-%s-%s-%s", span->trace_id, span->span_id, span->flags);
 }
 
-void span_json(Buf *out, const Span *span) {
+// `span` as OTLP JSON.
+static void span_json(Buf *out, const Span *span) {
     buf_printf(out, "{\"traceId\":\"%s\",\"spanId\":\"%s\",", span->trace_id, span->span_id);
     if (span->parent_id[0]) buf_printf(out, "\"parentSpanId\":\"%s\",", span->parent_id);
     buf_appends(out, "\"name\":");

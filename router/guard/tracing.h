@@ -32,7 +32,4 @@ void span_traceparent(const Span *span, char out[56]);
 // Ends `span` (queued for export when sampled) and frees it.
 void span_end(Span *span);
 
-// Serialises `span` as OTLP JSON (exposed for tests).
-void span_json(Buf *out, const Span *span);
-
 #endif

@@ -65,12 +65,7 @@ static void forget(Verdicts *v, Entry *e) {
 
 static void refuse(Entry *e, const char *code, const GqlError *errors, size_t n) {
     Buf json = BUF_INIT;
-    buf_appendc(&json, '[');
-    for (size_t i = 0; i < n; i++) {
-        if (i) buf_appendc(&json, ',');
-        gql_error_json(&json, &errors[i]);
-    }
-    buf_appendc(&json, ']');
+    gql_errors_json(&json, errors, n);
     e->verdict.code = code;
     e->verdict.errors = arena_strndup(e->arena, json.data, json.len);
     e->verdict.errors_len = json.len;

@@ -162,8 +162,9 @@ class Stack:
         self.gateway: ManagedProcess | None = None
         self.engine: ManagedProcess | None = None
         self.engine_url: str | None = None
-        # The running engine's name, private port and launch (what an edge is put before).
-        self._engine_launch: tuple[str, int, EngineLaunch] | None = None
+        # The running engine's name, private port, launch and supergraph (what an edge is
+        # put before).
+        self._engine_launch: tuple[str, int, EngineLaunch, Path] | None = None
 
     # -- infrastructure ---------------------------------------------------------------
 
@@ -392,7 +393,7 @@ class Stack:
             process=self.engine,
             what=f"the {engine} gateway answering {engine_health} with 200",
         )
-        self._engine_launch = (engine, engine_port, launch)
+        self._engine_launch = (engine, engine_port, launch, supergraph)
         if not edge:
             self.gateway = self.engine
             return
@@ -402,10 +403,9 @@ class Stack:
         """Start an edge ("guard" or "node") on `port` in front of the running engine and
         return it once its readiness check answers 200."""
         assert self._engine_launch is not None, "start the gateway's engine first"
-        engine, engine_port, launch = self._engine_launch
+        engine, engine_port, launch, supergraph = self._engine_launch
         router = self.repo_root / "router"
-        gateway_dir = self.data_dir / "gateway"
-        schema = api_schema(router, self.supergraph_path(), gateway_dir / "api.graphql")
+        schema = api_schema(router, supergraph, self.data_dir / "gateway" / "api.graphql")
         otlp = f"{self.trace_store_url}/v1/traces" if self.trace_store_url else None
         if edge == "guard":
             introspection = introspection_of(router, schema, schema.with_suffix(".json"))

@@ -902,12 +902,6 @@ static void test_operation_choice(void) {
     CHECK(doc && gql_operation(doc, NULL, &error) == &doc->operations[0]);
     CHECK(gql_operation(doc, "", &error) == &doc->operations[0]);
     CHECK(gql_operation(doc, "a", &error) == NULL);  // an anonymous operation has no name to match
-
-    const char *fragments = "{ ...F } fragment F on Q { a } fragment G on Q { b } fragment F on Q { c }";
-    doc = gql_parse(arena, fragments, strlen(fragments), &LIMITS, &error);
-    CHECK(doc && gql_fragment(doc, "F") == &doc->fragments[2]);  // the last, as graphql-js finds it
-    CHECK(gql_fragment(doc, "G") == &doc->fragments[1]);
-    CHECK(gql_fragment(doc, "H") == NULL);
     arena_free(arena);
 }
 
@@ -1031,7 +1025,6 @@ static void fuzz_one(const Buf *doc, const GqlLimits *limits) {
         GqlError problem;
         const GqlOperation *op = gql_operation(parsed, NULL, &problem);
         if (op) gql_introspection_only(op);
-        if (parsed->nfragments) gql_fragment(parsed, parsed->fragments[0].name);
     }
     Buf json = BUF_INIT;
     for (size_t i = 0; i < n; i++) {

@@ -26,7 +26,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,39 +298,29 @@ def starlette_upstream(state: UpstreamState) -> Starlette:
 
         return StreamingResponse(parts(), media_type="application/json")
 
+    async def counted(parts: Iterable[bytes], pause: float) -> AsyncIterator[bytes]:
+        """Yields `parts`; a stream the client cuts short counts in state.streams_cut."""
+        finished = False
+        try:
+            for part in parts:
+                yield part
+                await asyncio.sleep(pause)  # where a cancelled stream stops
+            finished = True
+        finally:
+            if not finished:
+                state.streams_cut += 1
+
     async def events(request: Request) -> Response:
         count = int(request.query_params.get("n", "3"))
         delay = float(request.query_params.get("delay", "0.2"))
-
-        async def stream() -> AsyncIterator[bytes]:
-            finished = False
-            try:
-                for i in range(count):
-                    yield f"event: next\ndata: {i}\n\n".encode()
-                    await asyncio.sleep(delay)
-                finished = True
-            finally:
-                if not finished:
-                    state.streams_cut += 1
-
-        return StreamingResponse(stream(), media_type="text/event-stream")
+        parts = (f"event: next\ndata: {i}\n\n".encode() for i in range(count))
+        return StreamingResponse(counted(parts, delay), media_type="text/event-stream")
 
     async def flood(request: Request) -> Response:
         chunk = b"x" * 65536
         count = int(request.query_params.get("mb", "48")) * 16
-
-        async def stream() -> AsyncIterator[bytes]:
-            finished = False
-            try:
-                for _ in range(count):
-                    yield chunk
-                    await asyncio.sleep(0)  # where a cancelled stream stops
-                finished = True
-            finally:
-                if not finished:
-                    state.streams_cut += 1
-
-        return StreamingResponse(stream(), media_type="application/octet-stream")
+        parts = (chunk for _ in range(count))
+        return StreamingResponse(counted(parts, 0), media_type="application/octet-stream")
 
     async def slow(request: Request) -> Response:
         await asyncio.sleep(int(request.query_params.get("ms", "500")) / 1000)
