@@ -128,6 +128,9 @@ def settings_for(
         data_dir=data_dir,
         jwt_private_key_path=data_dir / "keys" / "jwt-signing.pem",
         migrate_on_start=True,
+        # The test process starts app after app: freezing each one's heap would keep
+        # every test's leftovers for good.
+        settle_heap_on_start=False,
         **changes,
     )
 

@@ -27,7 +27,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 from strawberry.types.graphql import OperationType
 
-from kindred import graphql_http
+from kindred import graphql_http, heap
 from kindred.auth import TokenVerifier, bearer_token
 from kindred.context import RequestContext
 from kindred.errors import ErrorCode, KindredError
@@ -312,6 +312,8 @@ def create_app(subgraph: Subgraph, settings: Settings | None = None) -> Starlett
             await subgraph.on_start(platform)
         for name, task in subgraph.tasks.items():
             platform.supervise(name, partial(task, platform))
+        if settings.settle_heap_on_start:
+            heap.settle()
         try:
             yield
         finally:

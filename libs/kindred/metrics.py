@@ -12,6 +12,7 @@ and connection pools keep. A scrape answers even when the database or the broker
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import Response
+
+from kindred import heap
 
 if TYPE_CHECKING:
     from kindred.cache import Cache
@@ -239,6 +242,7 @@ class _PlatformCollector(Collector):
         yield from self._consumer_metrics()
         yield from self._cache_metrics()
         yield from self._pool_metrics()
+        yield from self._heap_metrics()
 
     def _gauge(self, name: str, documentation: str, value: float) -> GaugeMetricFamily:
         family = GaugeMetricFamily(name, documentation, labels=["subgraph"])
@@ -356,6 +360,22 @@ class _PlatformCollector(Collector):
             ),
         ):
             yield self._gauge(name, documentation, value)
+
+    def _heap_metrics(self) -> Iterator[Metric]:
+        yield self._gauge(
+            "kindred_heap_frozen_objects",
+            "Objects frozen once start-up was done, which the garbage collector no longer "
+            "walks (kindred.heap; 0 until then, or with KINDRED_SETTLE_HEAP=0).",
+            heap.frozen_objects(),
+        )
+        collections = CounterMetricFamily(
+            "kindred_gc_collections",
+            "Garbage collections of the process, by generation (2 walks every object not frozen).",
+            labels=["subgraph", "generation"],
+        )
+        for generation, stats in enumerate(gc.get_stats()):
+            collections.add_metric([self.subgraph, str(generation)], stats["collections"])
+        yield collections
 
 
 async def _outbox_stats(database: Database) -> tuple[int, int, float]:

@@ -71,6 +71,9 @@ class Settings:
     user_graphql_url: str
     data_dir: Path
     migrate_on_start: bool
+    # Freeze the heap once started (kindred.heap): on in a server process, off where one
+    # process starts app after app (the contract tests).
+    settle_heap_on_start: bool
     cache_ttl_seconds: int
     access_token_ttl_seconds: int
     refresh_token_ttl_seconds: int
@@ -158,6 +161,7 @@ def load_settings(subgraph: str, *, port: int | None = None) -> Settings:
         user_graphql_url=_env("KINDRED_USER_GRAPHQL_URL", "http://127.0.0.1:3001/graphql"),
         data_dir=data_dir,
         migrate_on_start=_env_flag("KINDRED_MIGRATE_ON_START", True),
+        settle_heap_on_start=_env_flag("KINDRED_SETTLE_HEAP", True),
         cache_ttl_seconds=int(_env("KINDRED_CACHE_TTL_SECONDS", "300")),
         access_token_ttl_seconds=int(_env("KINDRED_ACCESS_TOKEN_TTL_SECONDS", "900")),
         refresh_token_ttl_seconds=int(_env("KINDRED_REFRESH_TOKEN_TTL_SECONDS", str(30 * 86400))),

@@ -42,6 +42,8 @@ FAMILIES = {
     "kindred_db_pool_overflow": "gauge",
     "kindred_db_hot_reads_open": "gauge",
     "kindred_db_hot_reads_in_use": "gauge",
+    "kindred_heap_frozen_objects": "gauge",
+    "kindred_gc_collections": "counter",
 }
 
 

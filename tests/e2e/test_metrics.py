@@ -122,3 +122,12 @@ async def test_an_operation_over_websocket_counts_as_started(
     )
     started = "kindred_graphql_subscriptions_started_total"
     assert total(after, started) == total(before, started) + 1
+
+
+async def test_every_subgraph_froze_its_heap_once_started(stack: Stack) -> None:
+    # kindred.heap: start-up's objects (modules, schema, pools: a couple of hundred
+    # thousand) are frozen, so the collector's full passes skip them.
+    for subgraph in stack.subgraph_ports:
+        samples = await scrape(stack, subgraph)
+        assert samples["kindred_heap_frozen_objects", ()] > 50_000, subgraph
+        assert samples["kindred_gc_collections_total", (("generation", "0"),)] > 0, subgraph
