@@ -59,6 +59,19 @@ def engine_from_env(environ: Mapping[str, str] = os.environ) -> str:
     return engine
 
 
+def threads_from_env(environ: Mapping[str, str] = os.environ) -> int:
+    """grafbase's worker threads, `KINDRED_GATEWAY_THREADS` (1 when unset). Its runtime
+    (tokio) would start one per core; on the few cores the whole embedded stack shares,
+    one worker wakes less often and serves more (bench/gateway_vs_subgraph.py)."""
+    value = environ.get("KINDRED_GATEWAY_THREADS") or "1"
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise StartupError(
+            f"KINDRED_GATEWAY_THREADS={value!r} is not a thread count; use a whole number "
+            "from 1 to 64 (or leave it unset for 1)"
+        )
+    return int(value)
+
+
 def edge_from_env(environ: Mapping[str, str] = os.environ) -> str:
     """The edge `KINDRED_EDGE` names (DEFAULT_EDGE when unset)."""
     edge = environ.get("KINDRED_EDGE") or DEFAULT_EDGE
@@ -106,14 +119,19 @@ def engine_launch(
     supergraph: Path,
     subgraphs: Mapping[str, tuple[str, Path]],
     dedup: bool = True,
+    threads: int = 1,
 ) -> EngineLaunch:
-    """The command line, paths and environment of `engine` listening on 127.0.0.1:port."""
+    """The command line, paths and environment of `engine` listening on 127.0.0.1:port
+    (grafbase with `threads` worker threads)."""
     if engine == "grafbase":
         work_dir.mkdir(parents=True, exist_ok=True)
         config = work_dir / "grafbase.toml"
         config.write_text(grafbase_config(router / "grafbase.toml", port, subgraphs, dedup=dedup))
         argv = [_installed(router, GRAFBASE), "--home", str(work_dir / "home"), "dev"]
-        return EngineLaunch([*argv, "--config", str(config)], health_path="/health", ws_path="/ws")
+        env = {"TOKIO_WORKER_THREADS": str(threads)}
+        return EngineLaunch(
+            [*argv, "--config", str(config)], health_path="/health", ws_path="/ws", env=env
+        )
     if engine in ("hive", "hive-rust"):
         argv = [_installed(router, HIVE), "supergraph", str(supergraph)]
         argv += ["--port", str(port), "--host", "127.0.0.1"]

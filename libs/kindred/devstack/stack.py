@@ -20,6 +20,7 @@ from kindred.devstack.gateway import (
     engine_launch,
     guard_argv,
     introspection_of,
+    threads_from_env,
 )
 from kindred.devstack.postgres import EmbeddedPostgres, create_databases
 from kindred.devstack.process import (
@@ -375,6 +376,7 @@ class Stack:
                 for name in self.subgraph_ports
             },
             dedup=os.environ.get("KINDRED_GATEWAY_DEDUP") != "0",
+            threads=threads_from_env(),
         )
         self.engine = ManagedProcess(
             engine,
