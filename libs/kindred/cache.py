@@ -12,12 +12,16 @@ from collections.abc import Iterable, Mapping
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from kindred.redis_reads import Address, RedisReads
+
 log = logging.getLogger(__name__)
 
 # What an invalidated key holds for a while: a miss to readers, and a value their fills
 # (set-if-absent) cannot replace with what they read before the change.
 TOMBSTONE = b"\x00kindred:invalidated"
 TOMBSTONE_SECONDS = 60
+# How long a read, a write or a connect may take before Redis counts as down.
+SOCKET_TIMEOUT_SECONDS = 0.25
 # A writer's value replaces the cached one only if it is newer than the newest version
 # written or invalidated under that key (KEYS: value, version; ARGV: value, version, ttl).
 _PUT_NEWER = """
@@ -33,7 +37,8 @@ class Cache:
     """A namespaced view of Redis that never raises.
 
     Every replica reads and writes the same Redis keys; nothing is kept in process but
-    writes that Redis did not take. Readers fill with `add_many` (set-if-absent) and
+    writes that Redis did not take. Reads go over a pipelined connection of their own
+    (kindred.redis_reads), writes through redis-py. Readers fill with `add_many` (set-if-absent) and
     writers overwrite with `put` after their commit, so a slow reader cannot put back a
     value a writer replaced; `invalidate` leaves a tombstone, so a reader that loaded
     the old value before the change cannot put it back either. With a version, `put` and
@@ -48,7 +53,15 @@ class Cache:
         self, url: str, *, namespace: str, ttl_seconds: int, retry_after: float = 2.0
     ) -> None:
         self._redis = redis.Redis.from_url(
-            url, socket_timeout=0.25, socket_connect_timeout=0.25, health_check_interval=0
+            url,
+            socket_timeout=SOCKET_TIMEOUT_SECONDS,
+            socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+            health_check_interval=0,
+        )
+        # Reads, the hot path, on a connection of their own (redis-py for other URLs).
+        address = Address.from_url(url)
+        self._reads = (
+            RedisReads(address, timeout=SOCKET_TIMEOUT_SECONDS) if address is not None else None
         )
         self._namespace = namespace
         self.ttl_seconds = ttl_seconds
@@ -111,7 +124,11 @@ class Cache:
             return {}
         try:
             await self._flush_pending_invalidations()
-            values = await self._redis.mget([self._key(key) for key in keys])
+            full_keys = [self._key(key) for key in keys]
+            if self._reads is not None:
+                values: list[bytes | str | None] = list(await self._reads.mget(full_keys))
+            else:
+                values = await self._redis.mget(full_keys)
         except (RedisError, OSError) as error:
             self._mark_down(error)
             self.misses += len(keys)
@@ -220,4 +237,6 @@ class Cache:
             self._retrying.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retrying
+        if self._reads is not None:
+            await self._reads.close()
         await self._redis.aclose()
