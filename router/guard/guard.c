@@ -7,11 +7,13 @@
 //
 //   kindred-guard --listen 127.0.0.1:4000 --introspection api.json --limits limits.json
 //       --engine http://127.0.0.1:4100 [--engine-graphql /graphql] [--engine-ws /ws]
-//       [--engine-health /health] [--engine-name grafbase] [--graphiql DIST_DIR]
-//       [--otlp http://127.0.0.1:4318/v1/traces]
+//       [--engine-health /health] [--engine-name grafbase] [--engine-timeout 35000]
+//       [--graphiql DIST_DIR] [--otlp http://127.0.0.1:4318/v1/traces]
 //
 // --introspection is what `node router/api_schema.mjs --introspection-of API_SCHEMA` prints;
-// --limits is libs/kindred/limits.json (the numbers every subgraph enforces too).
+// --limits is libs/kindred/limits.json (the numbers every subgraph enforces too);
+// --engine-timeout is how many milliseconds a request waits for the engine's answer to
+// begin before it gets a 504 (an event stream, once begun, runs on).
 // GET /graphql in a browser is GraphiQL (graphiql.h); /healthcheck answers while the
 // process is up, /readiness once the engine answers its health check.
 #include <stdio.h>
@@ -35,6 +37,7 @@ enum {
     WS_INIT_TIMEOUT_MS = 10000,
     VERDICTS_BUDGET = 8 << 20,  // bytes of remembered verdicts
     MAX_HEADERS = 128,
+    MAX_ENGINE_TIMEOUT_MS = 24 * 3600 * 1000,
 };
 
 static const char WS_PROTOCOL[] = "graphql-transport-ws";
@@ -65,15 +68,20 @@ static struct {
     const char *engine_ws;
     const char *engine_health;
     const char *engine_name;
+    const char *engine_timeout;
     const char *graphiql;
     const char *otlp;
 } options = {.engine_graphql = "/graphql", .engine_ws = "/graphql", .engine_health = "/health",
-             .engine_name = "engine", .graphiql = "graphiql/dist"};
+             .engine_name = "engine", .graphiql = "graphiql/dist",
+             // A little longer than grafbase's own 30 s (router/grafbase.toml), so that its
+             // answer, when it has one, comes first.
+             .engine_timeout = "35000"};
 
 static struct {
     NetOrigin *engine;
     char engine_host[64];
     int engine_port;
+    int engine_timeout_ms;
     Verdicts *verdicts;
     Introspection *schema;
     size_t max_body_bytes;
@@ -169,6 +177,20 @@ static void end_request_span(Span *span, int status) {
     span_end(span);
 }
 
+// The engine gave no answer (`what`, in net's words `error`): the client gets `status`
+// with a GraphQL error that says what to do.
+static void engine_failed(Forward *f, const char *what, const char *error, int status, const char *code,
+                          const char *message) {
+    char failure[200];
+    snprintf(failure, sizeof failure, "%s: %s", what, error);
+    span_fail(f->call, failure);
+    Buf body = BUF_INIT;
+    error_body(&body, message, code);
+    respond(f->exchange, status, MEDIA_JSON, body.data, body.len, NULL, 0);
+    buf_free(&body);
+    end_request_span(f->span, status);
+}
+
 static void engine_answered(const NetResponse *answer, const char *error, void *context) {
     Forward *f = context;
     if (answer) {
@@ -184,15 +206,15 @@ static void engine_answered(const NetResponse *answer, const char *error, void *
         end_request_span(f->span, answer->status);
     } else if (strcmp(error, "streamed") == 0) {
         end_request_span(f->span, 200);
+    } else if (strncmp(error, NET_NO_ANSWER, strlen(NET_NO_ANSWER)) == 0) {
+        char message[120];
+        int ms = guard.engine_timeout_ms;
+        snprintf(message, sizeof message, "The federation engine did not answer within %g second%s; try again shortly.",
+                 ms / 1000.0, ms == 1000 ? "" : "s");
+        engine_failed(f, "the engine did not answer in time", error, 504, "GATEWAY_TIMEOUT", message);
     } else {
-        char message[200];
-        snprintf(message, sizeof message, "the engine is unreachable: %s", error);
-        span_fail(f->call, message);
-        Buf body = BUF_INIT;
-        error_body(&body, "The gateway cannot reach its federation engine; try again shortly.", "SERVICE_UNAVAILABLE");
-        respond(f->exchange, 503, MEDIA_JSON, body.data, body.len, NULL, 0);
-        buf_free(&body);
-        end_request_span(f->span, 503);
+        engine_failed(f, "the engine is unreachable", error, 503, "SERVICE_UNAVAILABLE",
+                      "The gateway cannot reach its federation engine; try again shortly.");
     }
     span_end(f->call);
     free(f);
@@ -238,7 +260,8 @@ static void forward(NetExchange *x, const NetRequest *r, const char *body, size_
     Buf target = BUF_INIT;
     buf_appends(&target, options.engine_graphql);
     if (strcmp(r->method, "GET") == 0 && r->query[0]) buf_printf(&target, "?%s", r->query);
-    net_forward(x, guard.engine, r->method, target.data, headers, n, body, len, CORS, NCORS, engine_answered, f);
+    net_forward(x, guard.engine, r->method, target.data, headers, n, body, len, CORS, NCORS, guard.engine_timeout_ms,
+                engine_answered, f);
     buf_free(&target);
 }
 
@@ -546,9 +569,20 @@ static void usage(const char *problem) {
     fprintf(stderr,
             "%s\nusage: kindred-guard --listen HOST:PORT --introspection FILE --limits FILE --engine URL\n"
             "       [--engine-graphql PATH] [--engine-ws PATH] [--engine-health PATH] [--engine-name NAME]\n"
-            "       [--graphiql DIR] [--otlp URL]\n(see the comment at the top of router/guard/guard.c)\n",
+            "       [--engine-timeout MS] [--graphiql DIR] [--otlp URL]\n"
+            "(see the comment at the top of router/guard/guard.c)\n",
             problem);
     exit(2);
+}
+
+// Digits only, from 1 to `max`: the number, or 0.
+static int milliseconds(const char *text, int max) {
+    long value = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p < '0' || *p > '9' || value > max) return 0;
+        value = value * 10 + (*p - '0');
+    }
+    return value <= max ? (int)value : 0;
 }
 
 static void parse_options(int argc, char **argv) {
@@ -560,7 +594,8 @@ static void parse_options(int argc, char **argv) {
         {"--limits", &options.limits},           {"--engine", &options.engine},
         {"--engine-graphql", &options.engine_graphql}, {"--engine-ws", &options.engine_ws},
         {"--engine-health", &options.engine_health},   {"--engine-name", &options.engine_name},
-        {"--graphiql", &options.graphiql},       {"--otlp", &options.otlp},
+        {"--engine-timeout", &options.engine_timeout}, {"--graphiql", &options.graphiql},
+        {"--otlp", &options.otlp},
     };
     for (int i = 1; i < argc; i += 2) {
         size_t j = 0;
@@ -572,6 +607,8 @@ static void parse_options(int argc, char **argv) {
     if (!options.listen || !options.introspection || !options.limits || !options.engine) {
         usage("--listen, --introspection, --limits and --engine are required");
     }
+    guard.engine_timeout_ms = milliseconds(options.engine_timeout, MAX_ENGINE_TIMEOUT_MS);
+    if (!guard.engine_timeout_ms) usage("--engine-timeout must be a whole number of milliseconds from 1 to 86400000");
 }
 
 static char *read_all(const char *path, size_t *len) {

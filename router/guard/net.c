@@ -745,7 +745,7 @@ struct UpCall {
     void *context;
     NetExchange *x;     // net_forward's exchange, until answered
     UpConn *conn;
-    Timer timer;        // its timeout, or a failure reported at the next turn
+    Timer timer;        // its timeout (until a relayed stream begins), or a failure reported at the next turn
     int timeout_ms;
     const char *error;  // that failure, when there is one
     char error_text[160];
@@ -2041,9 +2041,9 @@ static void call_fail_later(UpCall *call, const char *error) {
 
 static void call_timer_fired(void *context) {
     UpCall *call = context;
-    if (!call->error) snprintf(call->error_text, sizeof call->error_text, "no answer within %d ms", call->timeout_ms);
+    if (!call->error) snprintf(call->error_text, sizeof call->error_text, NET_NO_ANSWER " %d ms", call->timeout_ms);
     UpConn *u = call->conn;
-    if (u) {  // a timed-out call's connection has a partial answer in it: never reused
+    if (u) {  // its answer may yet come and would be read as the next call's: closed, not kept
         u->call = NULL;
         call->conn = NULL;
         upconn_close(u);
@@ -2145,14 +2145,14 @@ void net_call(NetOrigin *origin, const char *method, const char *target, const N
 
 void net_forward(NetExchange *x, NetOrigin *origin, const char *method, const char *target,
                  const NetHeader *headers, size_t n, const char *body, size_t body_len,
-                 const NetHeader *extra, size_t nextra, NetAnswer done, void *context) {
+                 const NetHeader *extra, size_t nextra, int timeout_ms, NetAnswer done, void *context) {
     UpCall *call = call_new(origin, method, target, headers, n, body, body_len, done, context);
     for (size_t i = 0; i < nextra; i++) {
         if (answer_header_allowed(&extra[i])) append_header(&call->extra, extra[i].name, extra[i].value);
     }
     call->x = x;
     x->call = call;
-    call_submit(call, 0);
+    call_submit(call, timeout_ms);
 }
 
 // A relayed stream was cut (its client went away, or its upstream broke off): the
@@ -2330,6 +2330,10 @@ static bool upconn_begin_body(UpConn *u) {
     if (!u->streaming && u->framing == FRAMING_LENGTH && u->body_left > MAX_ANSWER_BODY) return false;
     u->head_done = true;
     if (u->streaming) {
+        // The timeout bounded the wait for the stream to begin: a subscription then runs for
+        // as long as either side keeps it open. (While a call is on a connection its timer
+        // holds no failure to report.)
+        timer_stop(&u->call->timer);
         x->streaming = true;
         if (!x->conn) stream_abort(x);
         else stream_begin(x, u);

@@ -96,11 +96,16 @@ const NetRequest *net_request(const NetExchange *x);
 NetOrigin *net_origin(const char *host, int port, int max_sockets);
 
 // What came back from a call: NULL when the server could not be reached, closed without a
-// whole answer, or `timeout_ms` passed (then `error` names what happened).
+// whole answer, or `timeout_ms` passed (then `error` names what happened; after a timeout
+// it begins with NET_NO_ANSWER: "no answer within 300 ms").
 typedef void (*NetAnswer)(const NetResponse *answer, const char *error, void *context);
+#define NET_NO_ANSWER "no answer within"
 
 // Sends a request (Content-Length from body_len when body is not NULL; Host and Connection
-// added by net) and calls `done` once with the whole answer (Content-Length or chunked).
+// added by net) and calls `done` once with the whole answer (Content-Length or chunked),
+// or with an error when the whole answer has not come within `timeout_ms` (0: no bound).
+// A call that timed out leaves its connection closed: an answer that comes late is never
+// read as the next call's.
 void net_call(NetOrigin *origin, const char *method, const char *target, const NetHeader *headers, size_t n,
               const char *body, size_t body_len, int timeout_ms, NetAnswer done, void *context);
 
@@ -109,10 +114,13 @@ void net_call(NetOrigin *origin, const char *method, const char *target, const N
 // client as it comes, with `extra` headers added (status, headers and chunks; the
 // exchange is then answered and freed) and calls `done` with answer NULL and error
 // "streamed". If the client goes away first, `done` is still called, and net_respond on
-// `x` then only frees it.
+// `x` then only frees it. `timeout_ms` (0: no bound) bounds the wait for the answer to
+// begin: a JSON answer must be whole within it, as for net_call, but a relayed stream,
+// once its head has come, runs for as long as the server keeps it open (a subscription
+// may last hours). Either way `done` is called once.
 void net_forward(NetExchange *x, NetOrigin *origin, const char *method, const char *target,
                  const NetHeader *headers, size_t n, const char *body, size_t body_len,
-                 const NetHeader *extra, size_t nextra, NetAnswer done, void *context);
+                 const NetHeader *extra, size_t nextra, int timeout_ms, NetAnswer done, void *context);
 
 // --- WebSockets -------------------------------------------------------------------------
 

@@ -1,9 +1,11 @@
 // A server on net.c alone, for tests/integration/guard/test_net_layer.py: it listens on
 // 127.0.0.1:PORT in front of an upstream at localhost:UPSTREAM, with small limits so that
 // the tests are quick. Routes: /echo describes the request in JSON; /later does the same
-// after a 100 ms timer; /forward/<rest> relays to the upstream's /<rest> with net_forward,
-// /call/<rest> with net_call; /stats counts WebSockets; a WebSocket on /ws is relayed to
-// the upstream's /ws ("close-me" closes it with 4400). Everything else is a 404.
+// after a 100 ms timer; /forward/<rest> relays to the upstream's /<rest> with net_forward
+// (no timeout), /forward-within/<ms>/<rest> with net_forward and a timeout of <ms>,
+// /call/<rest> with net_call (1 s); an upstream that does not answer in time gives a 504,
+// one that fails a 503. /stats counts WebSockets; a WebSocket on /ws is relayed to the
+// upstream's /ws ("close-me" closes it with 4400). Everything else is a 404.
 //
 // With --fuzz, a client thread in the same process sends ITERATIONS requests mutated from
 // valid seeds by a deterministic xorshift PRNG (one connection each, so that every parser
@@ -109,18 +111,20 @@ static size_t relayed_headers(const NetRequest *r, NetHeader *out) {
     return n;
 }
 
-// The upstream's answer, relayed with its status, Content-Type and body; a 503 when none came.
+// The upstream's answer, relayed with its status, Content-Type and body; when none came, a
+// 504 if it did not come in time, else a 503.
 static void relayed(const NetResponse *answer, const char *error, void *context) {
     NetExchange *x = context;
     if (!answer && strcmp(error, "streamed") == 0) return;
     if (!answer) {
+        bool late = strncmp(error, NET_NO_ANSWER, strlen(NET_NO_ANSWER)) == 0;
         Buf b = BUF_INIT;
         Buf message = BUF_INIT;
         buf_printf(&message, "upstream: %s", error);
         buf_appends(&b, "{\"errors\":[{\"message\":");
         buf_json_string(&b, message.data, message.len);
-        buf_appends(&b, ",\"extensions\":{\"code\":\"SERVICE_UNAVAILABLE\"}}]}");
-        answer_json(x, 503, &b);
+        buf_printf(&b, ",\"extensions\":{\"code\":\"%s\"}}]}", late ? "GATEWAY_TIMEOUT" : "SERVICE_UNAVAILABLE");
+        answer_json(x, late ? 504 : 503, &b);
         buf_free(&message);
         buf_free(&b);
         return;
@@ -130,7 +134,9 @@ static void relayed(const NetResponse *answer, const char *error, void *context)
     net_respond(x, answer->status, headers, 2, answer->body, answer->body_len);
 }
 
-static void relay(NetExchange *x, const NetRequest *r, const char *rest, bool forward) {
+// Relays to the upstream's /<rest> with net_forward or net_call, bounded by `timeout_ms`
+// (0: not at all).
+static void relay(NetExchange *x, const NetRequest *r, const char *rest, bool forward, int timeout_ms) {
     Buf target = BUF_INIT;
     buf_printf(&target, "/%s", rest);
     if (*r->query) buf_printf(&target, "?%s", r->query);
@@ -140,9 +146,10 @@ static void relay(NetExchange *x, const NetRequest *r, const char *rest, bool fo
     const char *body = has_body ? r->body : NULL;
     if (forward) {
         static const NetHeader extra[] = {{"X-Answer", "streamed"}};
-        net_forward(x, upstream, r->method, target.data, headers, n, body, r->body_len, extra, 1, relayed, x);
+        net_forward(x, upstream, r->method, target.data, headers, n, body, r->body_len, extra, 1, timeout_ms, relayed,
+                    x);
     } else {
-        net_call(upstream, r->method, target.data, headers, n, body, r->body_len, CALL_TIMEOUT_MS, relayed, x);
+        net_call(upstream, r->method, target.data, headers, n, body, r->body_len, timeout_ms, relayed, x);
     }
     buf_free(&target);
 }
@@ -154,11 +161,26 @@ static void stats(NetExchange *x) {
     buf_free(&b);
 }
 
+// /forward-within/<ms>/<rest>: false when the path is not one.
+static bool forward_within(const char *path, int *ms, const char **rest) {
+    static const char prefix[] = "/forward-within/";
+    if (strncmp(path, prefix, sizeof prefix - 1) != 0) return false;
+    char *end;
+    long value = strtol(path + sizeof prefix - 1, &end, 10);
+    if (end == path + sizeof prefix - 1 || *end != '/' || value < 1 || value > 600000) return false;
+    *ms = (int)value;
+    *rest = end + 1;
+    return true;
+}
+
 static void on_request(NetExchange *x, const NetRequest *r) {
+    int ms;
+    const char *rest;
     if (strcmp(r->path, "/echo") == 0) echo(x);
     else if (strcmp(r->path, "/later") == 0) net_timer(100, later_fired, x);
-    else if (strncmp(r->path, "/forward/", 9) == 0) relay(x, r, r->path + 9, true);
-    else if (strncmp(r->path, "/call/", 6) == 0) relay(x, r, r->path + 6, false);
+    else if (strncmp(r->path, "/forward/", 9) == 0) relay(x, r, r->path + 9, true, 0);
+    else if (forward_within(r->path, &ms, &rest)) relay(x, r, rest, true, ms);
+    else if (strncmp(r->path, "/call/", 6) == 0) relay(x, r, r->path + 6, false, CALL_TIMEOUT_MS);
     else if (strcmp(r->path, "/stats") == 0) stats(x);
     else not_found(x, r->path);
 }

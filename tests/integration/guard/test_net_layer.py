@@ -3,10 +3,11 @@
 The harness is compiled here with AddressSanitizer and UndefinedBehaviorSanitizer and run
 in front of real upstreams: a Starlette app under uvicorn (JSON, chunked JSON, an event
 stream, a slow endpoint, a WebSocket echo) and a raw socket server that misbehaves on
-purpose (it drops kept-alive connections, hangs up, breaks WebSocket handshakes). Malformed
-HTTP goes over raw sockets, and `net_harness --fuzz` sends 20,000 requests and WebSocket
-frames mutated by an xorshift PRNG. After every test each harness must still answer /echo,
-and at the end each must exit 0 on SIGTERM with nothing from the sanitizers on stderr.
+purpose (it drops kept-alive connections, hangs up, answers late or never, breaks WebSocket
+handshakes). Malformed HTTP goes over raw sockets, and `net_harness --fuzz` sends 20,000
+requests and WebSocket frames mutated by an xorshift PRNG. After every test each harness
+must still answer /echo, and at the end each must exit 0 on SIGTERM with nothing from the
+sanitizers on stderr.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ SANITIZER_MARKS = (
 UNREACHABLE = "The federation engine is unreachable"
 POST = b"POST /echo HTTP/1.1\r\nHost: guard\r\n"
 POST_CHUNKED = POST + b"Transfer-Encoding: chunked\r\n\r\n"
+FORWARD_TIMEOUT_MS = 300  # /forward-within/300/...: net_forward's timeout in these tests
+LATE_ANSWER_S = 1.0  # how long the raw upstream's "late" mode holds its answer
 
 
 # --- raw HTTP -------------------------------------------------------------------------------------
@@ -378,7 +381,8 @@ def starlette_upstream(state: UpstreamState) -> Starlette:
 class RawUpstream(socketserver.ThreadingTCPServer):
     """An upstream that answers one request per connection and drops the connection when a
     second one comes on it (a server whose idle timeout fired just as a request was sent);
-    `X-Mode` makes it hang up or break the WebSocket handshake."""
+    `X-Mode` makes it hang up, answer late or never, or break the WebSocket handshake.
+    `abandoned` counts the connections the harness closed while an answer was awaited."""
 
     daemon_threads = True
     allow_reuse_address = True
@@ -388,6 +392,7 @@ class RawUpstream(socketserver.ThreadingTCPServer):
         self.lock = threading.Lock()
         self.connections = 0
         self.dropped = 0
+        self.abandoned = 0
         self.ws_close_codes: list[int] = []
 
 
@@ -418,15 +423,37 @@ class RawHandler(socketserver.BaseRequestHandler):
                 with self.server.lock:
                     self.server.dropped += 1
                 return
-            body = json.dumps({"connection": number}).encode()
-            if headers.get("x-mode") == "early-hints":
+            mode = headers.get("x-mode", "")
+            body = json.dumps({"connection": number, "mode": mode}).encode()
+            answer = (
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                % (len(body), body)
+            )
+            if mode == "silent":  # accepts the request, never answers
+                self.abandoned_within(reader, 10)
+                return
+            if mode == "slow-body":  # the head at once, the body only if still wanted in 5 s
+                answer_head, _, answer_body = answer.partition(b"\r\n\r\n")
+                self.request.sendall(answer_head + b"\r\n\r\n")
+                if self.abandoned_within(reader, 5):
+                    return
+                self.request.sendall(answer_body)
+                served += 1
+                continue
+            if mode == "late":  # the whole answer, long after the harness gave up on it
+                time.sleep(LATE_ANSWER_S)
+                with contextlib.suppress(OSError):
+                    self.request.sendall(answer)
+                served += 1
+                continue
+            if mode == "early-hints":
                 self.request.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n")
-            elif headers.get("x-mode") == "until-close":
+            elif mode == "until-close":
                 self.request.sendall(
                     b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + body
                 )
                 return
-            elif headers.get("x-mode") == "chunked-trailers":
+            elif mode == "chunked-trailers":
                 self.request.sendall(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                     b"Transfer-Encoding: chunked\r\n\r\n"
@@ -435,11 +462,16 @@ class RawHandler(socketserver.BaseRequestHandler):
                 )
                 served += 1
                 continue
-            self.request.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-                % (len(body), body)
-            )
+            self.request.sendall(answer)
             served += 1
+
+    def abandoned_within(self, reader: Reader, timeout: float) -> bool:
+        """Whether the harness closes the connection within `timeout` (counted if so)."""
+        if not reader.closed(timeout):
+            return False
+        with self.server.lock:
+            self.server.abandoned += 1
+        return True
 
     def websocket(self, reader: Reader, headers: dict[str, str]) -> None:
         mode = headers.get("x-mode", "")
@@ -622,6 +654,26 @@ def lonely_harness(
 ) -> Iterator[Harness]:
     """A harness whose upstream port has nothing listening on it."""
     started = start_harness(harness_binary, free_port(), tmp_path_factory.mktemp("logs"))
+    yield started
+    stop_harness(started)
+
+
+@pytest.fixture
+def own_harness(harness_binary: Path, upstream: int, tmp_path: Path) -> Iterator[Harness]:
+    """A harness in front of the Starlette upstream for one test, stopped after it: it must
+    exit 0 with nothing from the sanitizers (a `done` called twice or a call used after it
+    ended is a double free or a use after free for ASan, a call never ended a leak)."""
+    started = start_harness(harness_binary, upstream, tmp_path)
+    yield started
+    stop_harness(started)
+
+
+@pytest.fixture
+def own_raw_harness(
+    harness_binary: Path, raw_upstream: RawUpstream, tmp_path: Path
+) -> Iterator[Harness]:
+    """Like own_harness, in front of the raw upstream."""
+    started = start_harness(harness_binary, raw_upstream.server_address[1], tmp_path)
     yield started
     stop_harness(started)
 
@@ -1137,9 +1189,101 @@ def test_a_client_that_does_not_read_a_stream_is_closed(
 
 def test_net_call_times_out_and_net_forward_waits(harness: Harness) -> None:
     slow = harness.get("/call/slow?ms=1500")
-    assert slow.status == 503
-    assert slow.json()["errors"][0]["message"] == "upstream: no answer within 1000 ms"
+    assert slow.status == 504
+    assert slow.json()["errors"][0] == {
+        "message": "upstream: no answer within 1000 ms",
+        "extensions": {"code": "GATEWAY_TIMEOUT"},
+    }
     assert harness.get("/forward/slow?ms=1200").json() == {"slow": True}
+
+
+def within(path: str) -> str:
+    """The harness's route that forwards to the upstream's `path` with a timeout."""
+    return f"/forward-within/{FORWARD_TIMEOUT_MS}{path}"
+
+
+@pytest.mark.parametrize("mode", ["silent", "slow-body"])
+def test_a_forward_without_its_answer_in_time_gets_504(
+    own_raw_harness: Harness, raw_upstream: RawUpstream, mode: str
+) -> None:
+    """An upstream that takes the request and never answers, or sends the head of a JSON
+    answer and never its body: the client hears so once the timeout passes, on a connection
+    kept alive, and the upstream connection is closed."""
+    abandoned = raw_upstream.abandoned
+    sock, reader = open_socket(own_raw_harness.port)
+    start = time.monotonic()
+    sock.sendall(request(within("/x"), headers=f"X-Mode: {mode}\r\n"))
+    answer = read_answer(reader)
+    elapsed = time.monotonic() - start
+    assert answer.status == 504, answer.body
+    assert answer.json()["errors"][0] == {
+        "message": f"upstream: no answer within {FORWARD_TIMEOUT_MS} ms",
+        "extensions": {"code": "GATEWAY_TIMEOUT"},
+    }
+    assert FORWARD_TIMEOUT_MS / 1000 - 0.02 < elapsed < FORWARD_TIMEOUT_MS / 1000 + 0.7
+    assert answer.header("connection") is None
+    assert eventually(lambda: raw_upstream.abandoned == abandoned + 1)
+    sock.sendall(request(within("/x")))
+    assert read_answer(reader).json()["mode"] == ""
+    sock.close()
+
+
+def test_an_answer_after_the_timeout_is_not_read_as_the_next_ones(
+    own_raw_harness: Harness,
+) -> None:
+    """The upstream answers the first request after the harness gave up on it: had its
+    connection gone back to the pool, the next request would have gone out on it and got
+    that late answer as its own."""
+    sock, reader = open_socket(own_raw_harness.port)
+    sock.sendall(request(within("/x"), headers="X-Mode: late\r\n"))
+    assert read_answer(reader).status == 504
+    start = time.monotonic()
+    sock.sendall(request(within("/x"), headers="X-Mode: plain\r\n"))
+    second = read_answer(reader)
+    # Answered while the late answer was still to come.
+    assert time.monotonic() - start < LATE_ANSWER_S - FORWARD_TIMEOUT_MS / 1000
+    assert (second.status, second.json()["mode"]) == (200, "plain")
+    time.sleep(LATE_ANSWER_S)  # the late answer went out meanwhile
+    sock.sendall(request(within("/x"), headers="X-Mode: third\r\n"))
+    third = read_answer(reader)
+    assert (third.status, third.json()["mode"]) == (200, "third")
+    sock.close()
+
+
+def test_answers_in_time_end_their_timers(own_harness: Harness) -> None:
+    """JSON answers, whole or chunked, and a short stream that come in time: once the
+    timeout would have passed nothing more happens (the sanitizers would tell a `done`
+    called twice)."""
+    sock, reader = open_socket(own_harness.port)
+    for path, answered in (("/echo", "buffered"), ("/chunked", "buffered"), ("/text", "streamed")):
+        sock.sendall(request(within(path)))
+        answer = read_answer(reader)
+        assert (answer.status, answer.header("x-answer")) == (200, answered), answer.body
+    time.sleep(FORWARD_TIMEOUT_MS / 1000 + 0.2)
+    sock.sendall(request(within("/echo")))
+    assert read_answer(reader).status == 200
+    sock.close()
+
+
+def test_a_stream_runs_on_past_the_timeout(
+    own_harness: Harness, upstream_state: UpstreamState
+) -> None:
+    """The timeout bounds the wait for an event stream to begin, not the stream: this one
+    lasts more than four times it, with silences longer than it between events."""
+    cut = upstream_state.streams_cut
+    url = f"http://127.0.0.1:{own_harness.port}{within('/sse?n=4&delay=0.4')}"
+    with httpx.Client(trust_env=False, timeout=10) as client:
+        start = time.monotonic()
+        with client.stream("GET", url) as response:
+            assert response.status_code == 200
+            assert response.headers["x-answer"] == "streamed"
+            text = "".join(response.iter_text())
+        elapsed = time.monotonic() - start
+        assert text == "".join(f"event: next\ndata: {i}\n\n" for i in range(4))
+        assert elapsed > 4 * FORWARD_TIMEOUT_MS / 1000
+        assert upstream_state.streams_cut == cut
+        # The connection is kept alive after the stream.
+        assert client.get(f"http://127.0.0.1:{own_harness.port}/echo").status_code == 200
 
 
 def test_an_upstream_that_is_down_gives_503(lonely_harness: Harness) -> None:
