@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from contextvars import ContextVar
 from enum import Enum
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import strawberry
-from graphql import GraphQLError, get_operation_ast
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, get_operation_ast, parse
+from graphql.validation import ASTValidationRule, specified_rules
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -179,6 +178,66 @@ async def _classified(results: AsyncGenerator[Any, None]) -> AsyncGenerator[Any,
         await results.aclose()
 
 
+# Distinct documents remembered, parsed and validated (per process, and per schema).
+DOCUMENTS_REMEMBERED = 1000
+
+
+@lru_cache(maxsize=DOCUMENTS_REMEMBERED)
+def _parsed(query: str) -> DocumentNode:
+    return parse(query, max_tokens=limits.MAX_TOKENS)
+
+
+class _Documents(SchemaExtension):
+    """Parses and validates each distinct document once, by its text: what Strawberry's
+    ParserCache, ValidationCache, MaxTokensLimiter and AddValidationRules did, in one
+    extension (each extension's hooks run on every request), and keyed by the text
+    rather than by the parsed document, whose whole tree is hashed at every lookup."""
+
+    def __init__(
+        self, validated: Callable[[GraphQLSchema, str, DocumentNode], list[GraphQLError]]
+    ) -> None:
+        super().__init__()
+        self._validated = validated
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        # Strawberry parses what this could not, with the same limit, and reports the error.
+        context.parse_options["max_tokens"] = limits.MAX_TOKENS
+        if context.query is not None:
+            with contextlib.suppress(GraphQLError):
+                context.graphql_document = _parsed(context.query)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query is not None and context.graphql_document is not None:
+            context.pre_execution_errors = self._validated(
+                context.schema._schema, context.query, context.graphql_document
+            )
+        yield
+
+
+def _document_checks(
+    rules: Iterable[type[ASTValidationRule]],
+) -> Callable[[GraphQLSchema, str, DocumentNode], list[GraphQLError]]:
+    """Validation with graphql-core's rules and `rules`, remembered by schema and text
+    (the document is the text's, parsed)."""
+    every_rule = (*specified_rules, *rules)
+    remembered: dict[tuple[GraphQLSchema, str], list[GraphQLError]] = {}
+
+    def validated(schema: GraphQLSchema, query: str, document: DocumentNode) -> list[GraphQLError]:
+        key = (schema, query)
+        errors = remembered.pop(key, None)
+        if errors is None:
+            errors = validate_document(schema, document, every_rule)
+            if len(remembered) >= DOCUMENTS_REMEMBERED:
+                del remembered[next(iter(remembered))]  # the least recently used
+        remembered[key] = errors
+        return errors
+
+    return validated
+
+
 E = TypeVar("E", bound=Enum)
 
 
@@ -208,19 +267,14 @@ def build_schema(
     types: Iterable[type] = (),
 ) -> Schema:
     """A federation 2 schema with parse/validation caches and the limits of `kindred.limits`."""
-    # Built once: the validation cache is keyed by the rule classes, which each limiter
-    # instance creates anew. Factories give each request fresh extension objects.
+    # The limit rules are built once per schema; the factory gives each request a fresh
+    # extension object.
     for kind, root in (("query", query), ("mutation", mutation), ("subscription", subscription)):
         definition = getattr(root, "__strawberry_definition__", None)
         if definition is not None and not definition.description:
             definition.description = ROOT_DESCRIPTIONS[kind]
-    rules = limits.validation_rules()
-    extensions: list[Any] = [
-        lambda: ParserCache(maxsize=1000),
-        lambda: ValidationCache(maxsize=1000),
-        lambda: AddValidationRules(rules),
-        lambda: MaxTokensLimiter(max_token_count=limits.MAX_TOKENS),
-    ]
+    validated = _document_checks(limits.validation_rules())
+    extensions: list[Any] = [lambda: _Documents(validated)]
     return Schema(
         query=query,
         mutation=mutation,

@@ -242,17 +242,27 @@ class TracingMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._fields = frozenset(
+            name.lower().encode("latin-1") for name in propagate.get_global_textmap().fields
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in UNTRACED_PATHS:
             await self.app(scope, receive, send)
             return
+        # Only the propagator's own headers (traceparent, tracestate, baggage) are decoded.
+        fields = self._fields
         carrier: Mapping[str, Any] = {
-            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
+            key.decode("latin-1"): value.decode("latin-1")
+            for key, value in scope["headers"]
+            if key in fields
         }
-        parent = propagate.extract(carrier)
-        name = f"{scope['method']} {scope['path']}"
-        with tracer.start_as_current_span(name, context=parent, kind=trace.SpanKind.SERVER) as span:
-            span.set_attribute("http.request.method", scope["method"])
-            span.set_attribute("url.path", scope["path"])
+        parent = propagate.extract(carrier) if carrier else None
+        method, path = scope["method"], scope["path"]
+        with tracer.start_as_current_span(
+            f"{method} {path}",
+            context=parent,
+            kind=trace.SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": path},
+        ):
             await self.app(scope, receive, send)

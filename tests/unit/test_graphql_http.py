@@ -4,20 +4,21 @@ shape and status, the document limits, and the caches staying hot."""
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
 import strawberry
-from graphql import GraphQLError, get_introspection_query, parse, validate
+from graphql import GraphQLError, get_introspection_query, parse, print_ast, validate
 from graphql import build_schema as build_sdl
 from graphql.validation import specified_rules
-from strawberry.extensions.parser_cache import _get_parse_cache
-from strawberry.extensions.validation_cache import _get_validate_cache
+from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionResult
 
+import kindred.graphql
 from kindred import graphql_http, limits
 from kindred.errors import ErrorCode
-from kindred.graphql import build_schema
+from kindred.graphql import _parsed, build_schema
 from kindred.graphql_http import (
     APPLICATION_JSON,
     GRAPHQL_RESPONSE_JSON,
@@ -453,13 +454,25 @@ async def test_a_variable_that_does_not_coerce_is_bad_user_input() -> None:
     assert (await SCHEMA.execute(document, variable_values={"t": "x"})).data == {"echo": "x"}
 
 
-async def test_the_parse_and_validation_caches_keep_hitting() -> None:
-    parse_cache: Any = _get_parse_cache(1000)  # the lru_cache-wrapped functions
-    validate_cache: Any = _get_validate_cache(1000)
-    document = "query Cached { hello }"
+async def test_a_document_is_parsed_and_validated_once_by_its_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    validations: list[str] = []
+
+    def counting(schema: Any, document: Any, rules: Any) -> Any:
+        validations.append(print_ast(document))
+        return validate_document(schema, document, rules)
+
+    monkeypatch.setattr(kindred.graphql, "validate_document", counting)
+    document = f"query Cached{uuid.uuid4().hex} {{ hello }}"
     await SCHEMA.execute(document)
-    parsed, validated = parse_cache.cache_info().hits, validate_cache.cache_info().hits
+    parsed = _parsed.cache_info().hits
     for _ in range(3):
         assert (await SCHEMA.execute(document)).data == {"hello": "hi"}
-    assert parse_cache.cache_info().hits == parsed + 3
-    assert validate_cache.cache_info().hits == validated + 3
+    assert _parsed.cache_info().hits == parsed + 3
+    assert len(validations) == 1
+    # A mistake is found once too, and still answered every time.
+    broken = "{ hello nope }"
+    for _ in range(2):
+        assert _codes(await SCHEMA.execute(broken)) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert len(validations) == 2
