@@ -1,5 +1,5 @@
 // WebSocket (RFC 6455) without sockets: the opening handshake's accept key, and frames
-// read from and written to byte buffers. The network layer (net.c) does the I/O.
+// read from and written to byte buffers. The network layer (net_*.c) does the I/O.
 #ifndef KINDRED_GUARD_WS_FRAME_H
 #define KINDRED_GUARD_WS_FRAME_H
 

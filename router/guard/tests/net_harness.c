@@ -1,4 +1,4 @@
-// A server on net.c alone, for tests/integration/guard/test_net_layer.py: it listens on
+// A server on net_*.c alone, for tests/integration/guard/test_net_layer.py: it listens on
 // 127.0.0.1:PORT in front of an upstream at localhost:UPSTREAM, with small limits so that
 // the tests are quick. Routes: /echo describes the request in JSON; /later does the same
 // after a 100 ms timer; /forward/<rest> relays to the upstream's /<rest> with net_forward

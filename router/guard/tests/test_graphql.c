@@ -1,8 +1,8 @@
-// Tests for graphql.c: the table's expectations are what graphql-js 16 (with the Node edge's
-// document.mjs) answers for the same documents; the rest covers the tree the parser builds,
-// the limits at and over their values, hostile documents (fragment cycles and fan-out, deep
-// nesting, odd bytes) and a fuzz loop. `test_graphql bench` prints the cost of one parse
-// and check of a typical document.
+// Tests for graphql_*.c: the table's expectations are what graphql-js 16 (with the Node
+// edge's document.mjs) answers for the same documents; the rest covers the tree the parser
+// builds, the limits at and over their values, hostile documents (fragment cycles and
+// fan-out, deep nesting, odd bytes) and a fuzz loop. `test_graphql bench` prints the cost of
+// one parse and check of a typical document.
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>

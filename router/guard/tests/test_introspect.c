@@ -1,4 +1,4 @@
-// Tests for introspect.c: the answers graphql-js gives to ~100 introspection queries
+// Tests for introspect_*.c: the answers graphql-js gives to ~100 introspection queries
 // (tests/fixtures/introspect_cases.json, which tests/fixtures/introspect_fixtures.mjs builds
 // from introspect_schema.graphql), byte for byte, GraphiQL's full introspection query among
 // them; refusals of what is not an introspection result; the nesting, work and size limits;
@@ -15,7 +15,7 @@
 static const char RESULT_FILE[] = "tests/fixtures/introspect_result.json";
 static const char CASES_FILE[] = "tests/fixtures/introspect_cases.json";
 
-// Generous limits: what is tested here is introspect.c's own bounds, not gql_check's.
+// Generous limits: what is tested here is introspect_*.c's own bounds, not gql_check's.
 static const GqlLimits LIMITS = {
     .max_tokens = 1000000,
     .max_depth = 100000,
@@ -370,7 +370,7 @@ static const char *const SEEDS[] = {
     "{ __type(name: \"SearchResult\") { possibleTypes { name fields { name type { name } } } } t: __type(name: \"Nope\") { name } }",
 };
 
-// Mostly pieces that keep a document well formed (so that it reaches introspect.c), some
+// Mostly pieces that keep a document well formed (so that it reaches introspect_*.c), some
 // that do not.
 static const char *const WORDS[] = {
     "name", "kind", "__typename", "a: __typename", "a: name", "ofType { name kind }", "fields { name }",
@@ -390,7 +390,7 @@ static const char *const VARIABLES[] = {
 };
 
 // One random change to `b`: mostly whole words inserted between tokens, so that many
-// mutants still parse and reach introspect.c; sometimes a byte changed or a span removed.
+// mutants still parse and reach introspect_*.c; sometimes a byte changed or a span removed.
 static void mutate(Buf *b) {
     size_t at = b->len ? check_random() % b->len : 0;
     switch (check_random() % 6) {

@@ -1,4 +1,4 @@
-"""The guard's network layer (router/guard/net.c) through its test server, net_harness.c.
+"""The guard's network layer (router/guard/net_*.c) through its test server, net_harness.c.
 
 The harness is compiled here with AddressSanitizer and UndefinedBehaviorSanitizer and run
 in front of real upstreams: a Starlette app under uvicorn (JSON, chunked JSON, an event
