@@ -38,11 +38,11 @@ class Cache:
 
     Every replica reads and writes the same Redis keys; nothing is kept in process but
     writes that Redis did not take. Reads go over a pipelined connection of their own
-    (kindred.redis_reads), writes through redis-py. Readers fill with `add_many` (set-if-absent) and
-    writers overwrite with `put` after their commit, so a slow reader cannot put back a
-    value a writer replaced; `invalidate` leaves a tombstone, so a reader that loaded
-    the old value before the change cannot put it back either. With a version, `put` and
-    `invalidate` never replace a newer write (two writers finishing out of order).
+    (kindred.redis_reads), writes through redis-py. Readers fill with `add_many`
+    (set-if-absent) and writers overwrite with `put` after their commit, so a slow reader
+    cannot put back a value a writer replaced; `invalidate` leaves a tombstone, so a reader
+    that loaded the old value before the change cannot put it back either. With a version,
+    `put` and `invalidate` never replace a newer write (two writers finishing out of order).
     A write is always sent to Redis, even while reads skip it after an error: another
     replica may be reading Redis meanwhile. One Redis did not take is retried in the
     background until it does, so it reaches every replica without waiting for this one's

@@ -233,6 +233,8 @@ def inject_http_headers(headers: dict[str, str]) -> dict[str, str]:
     return headers
 
 
+_NO_PARENT = otel_context.Context()
+
 # Probes and scrapes, polled all day: no trace of their own.
 UNTRACED_PATHS = frozenset({"/health", "/metrics"})
 
@@ -257,7 +259,8 @@ class TracingMiddleware:
             for key, value in scope["headers"]
             if key in fields
         }
-        parent = propagate.extract(carrier) if carrier else None
+        # Without them the span starts a trace of its own, as extracting nothing would.
+        parent = propagate.extract(carrier) if carrier else _NO_PARENT
         method, path = scope["method"], scope["path"]
         with tracer.start_as_current_span(
             f"{method} {path}",

@@ -118,3 +118,23 @@ async def test_a_trace_continues_from_the_caller_into_the_outbox(user_served: Se
             )
         ).scalar_one()
     assert headers["traceparent"].split("-")[1] == trace_id
+
+
+async def test_a_request_without_trace_context_starts_a_trace_of_its_own(
+    user_served: Served,
+) -> None:
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    # Even in a span of the caller's process: only headers carry a trace into a request.
+    with trace.get_tracer("test").start_as_current_span("the caller's own work") as outer:
+        response = await user_served.client.post("/graphql", json={"query": "{ __typename }"})
+    assert response.json() == {"data": {"__typename": "Query"}}
+    [server] = [s for s in exporter.get_finished_spans() if s.name == "POST /graphql"]
+    assert server.parent is None
+    assert server.context.trace_id != outer.get_span_context().trace_id
+    assert dict(server.attributes or {}) == {
+        "http.request.method": "POST",
+        "url.path": "/graphql",
+    }
