@@ -177,6 +177,7 @@ class RedisReads:
         self.timeout = timeout
         self._connection: _Connection | None = None
         self._connecting: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def mget(self, keys: Sequence[str]) -> list[bytes | None]:
         """The values of `keys`, in order (None where absent)."""
@@ -199,11 +200,13 @@ class RedisReads:
         return [value if isinstance(value, bytes) else None for value in reply]
 
     async def _connected(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a connection and its lock belong to the loop they met
+            self._connection, self._connecting, self._loop = None, asyncio.Lock(), loop
         connection = self._connection
         if connection is not None and connection.lost is None:
             return connection
-        if self._connecting is None:
-            self._connecting = asyncio.Lock()
+        assert self._connecting is not None
         async with self._connecting:  # one connect for every read waiting on it
             if self._connection is None or self._connection.lost is not None:
                 self._connection = await self._open()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import pytest
 from redis.exceptions import ResponseError
 
-from kindred.redis_reads import Address, Incomplete, command, parse_reply
+from kindred.redis_reads import Address, Incomplete, RedisReads, command, parse_reply
 
 
 def test_an_mget_reply_parses_to_values_and_nulls_and_says_where_the_next_begins() -> None:
@@ -63,3 +66,31 @@ def test_a_url_gives_host_port_credentials_and_database() -> None:
 def test_a_url_it_does_not_speak_is_left_to_redis_py() -> None:
     assert Address.from_url("unix:///run/redis.sock") is None
     assert Address.from_url("redis:///0") is None
+
+
+def test_each_event_loop_gets_a_connection_of_its_own() -> None:
+    """A reader used from a second event loop (a test's, say) does not touch the first
+    loop's connection, which that closed loop could no longer serve."""
+    served: list[int] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        served.append(1)
+        with contextlib.suppress(asyncio.IncompleteReadError):
+            while await reader.readuntil(b"$1\r\nk\r\n"):  # MGET k
+                writer.write(b"*1\r\n$2\r\nok\r\n")
+                await writer.drain()
+
+    async def read_once(reads: RedisReads | None) -> tuple[RedisReads, list[bytes | None]]:
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reads = reads or RedisReads(Address("127.0.0.1", port, False, None, None, 0), timeout=1)
+        reads.address = Address("127.0.0.1", port, False, None, None, 0)
+        try:
+            return reads, await reads.mget(["k"])
+        finally:
+            server.close()
+
+    reads, first = asyncio.run(read_once(None))
+    _, second = asyncio.run(read_once(reads))
+    assert first == second == [b"ok"]
+    assert len(served) == 2
