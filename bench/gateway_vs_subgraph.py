@@ -28,7 +28,12 @@ each gateway's ceiling: the ratio it would reach if the gateway cost no CPU at a
 Every member's answer is checked on every path before measuring; during the run the wrk
 script counts answers that are not 200 or carry `errors`.
 
-    python -m bench.gateway_vs_subgraph [--members 50] [--duration 10] [--warmup 3]
+With `--rounds N` every path is measured N times, the rounds interleaved (direct, then
+each gateway, N times over), and each path reports its median run (its req/s, latency
+and CPU figures together) and the range of its runs: a stack's idle background (the
+embedded broker answering polls) moves single runs by 10-20%.
+
+    python -m bench.gateway_vs_subgraph [--members 50] [--duration 10] [--warmup 3] [--rounds 1]
         [--gateways grafbase+guard,grafbase+edge,grafbase,hive+edge,hive,hive-rust,apollo-gateway]
 """
 
@@ -265,7 +270,50 @@ def measure(
     return figures
 
 
-def run(members: int, duration: int, warmup: int, gateways: list[str]) -> dict[str, Any]:
+def measure_gateway(
+    stack: Stack,
+    client: httpx.Client,
+    candidate: str,
+    label: str,
+    tokens: list[str],
+    tokens_file: Path,
+    work_dir: Path,
+    duration: int,
+    warmup: int,
+) -> dict[str, Any]:
+    """One candidate started, checked, measured with its memory, and stopped."""
+    engine, _, edge = candidate.partition("+")
+    progress(f"{label}: starting")
+    stack.start_gateway(engine, edge=EDGES.get(edge))
+    try:
+        check_answers(client, stack.graphql_url, GATEWAY_QUERY, tokens)
+        progress(f"{label}: 4 s idle, {warmup} s warm-up, then {duration} s measured")
+        pids = [process.popen.pid for process in stack.gateway_processes()]
+        rss_idle = rss_mb(pids)
+        with peak_rss(pids) as memory:
+            figures = measure(
+                stack, stack.graphql_url, GATEWAY_QUERY, tokens_file, work_dir, duration, warmup
+            )
+        return {**figures, "rss_idle_mb": rss_idle, "rss_peak_mb": memory["peak_mb"]}
+    finally:
+        stack.stop_gateway()
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median req/s (the lower of two middles), its CPU and latency
+    figures with it; every run's req/s, and the highest memory of any."""
+    ordered = sorted(runs, key=lambda figures: figures["req_per_s"])
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    chosen["req_per_s_runs"] = [round(figures["req_per_s"], 1) for figures in runs]
+    for memory in ("rss_idle_mb", "rss_peak_mb"):
+        if memory in chosen:
+            chosen[memory] = max(figures[memory] for figures in runs)
+    return chosen
+
+
+def run(
+    members: int, duration: int, warmup: int, gateways: list[str], rounds: int = 1
+) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: `make system-packages` (apt-get install wrk)")
     with (
@@ -274,7 +322,7 @@ def run(members: int, duration: int, warmup: int, gateways: list[str]) -> dict[s
         tempfile.TemporaryDirectory(prefix="kindred-bench-wrk-") as scratch,
     ):
         work_dir = Path(scratch)
-        user_url, gateway_url = stack.subgraph_urls["user"], stack.graphql_url
+        user_url = stack.subgraph_urls["user"]
         progress(f"registering {members} members and putting them in the queue")
         tokens = []
         queuing_url = stack.subgraph_urls["queuing"]
@@ -286,49 +334,40 @@ def run(members: int, duration: int, warmup: int, gateways: list[str]) -> dict[s
         tokens_file.write_text("\n".join(tokens) + "\n", encoding="utf-8")
         check_answers(client, user_url, DIRECT_QUERY, tokens)
 
-        measured: dict[str, Any] = {}
-        progress(f"direct: 4 s idle, {warmup} s warm-up, then {duration} s measured")
-        direct_before = measure(
-            stack, user_url, DIRECT_QUERY, tokens_file, work_dir, duration, warmup
-        )
-        for candidate in gateways:
-            engine, _, edge = candidate.partition("+")
-            progress(f"{candidate}: starting")
-            stack.start_gateway(engine, edge=EDGES.get(edge))
-            try:
-                check_answers(client, gateway_url, GATEWAY_QUERY, tokens)
-                progress(f"{candidate}: 4 s idle, {warmup} s warm-up, then {duration} s measured")
-                pids = [process.popen.pid for process in stack.gateway_processes()]
-                rss_idle = rss_mb(pids)
-                with peak_rss(pids) as memory:
-                    figures = measure(
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in gateways}
+        runs["direct (before)"], runs["direct (after)"] = [], []
+        for round_index in range(rounds):
+            of = f" (round {round_index + 1} of {rounds})" if rounds > 1 else ""
+            progress(f"direct{of}: 4 s idle, {warmup} s warm-up, then {duration} s measured")
+            runs["direct (before)"].append(
+                measure(stack, user_url, DIRECT_QUERY, tokens_file, work_dir, duration, warmup)
+            )
+            for candidate in gateways:
+                runs[candidate].append(
+                    measure_gateway(
                         stack,
-                        gateway_url,
-                        GATEWAY_QUERY,
+                        client,
+                        candidate,
+                        f"{candidate}{of}",
+                        tokens,
                         tokens_file,
                         work_dir,
                         duration,
                         warmup,
                     )
-                measured[candidate] = {
-                    **figures,
-                    "rss_idle_mb": rss_idle,
-                    "rss_peak_mb": memory["peak_mb"],
-                }
-            finally:
-                stack.stop_gateway()
+                )
         progress(f"direct again: 4 s idle, {warmup} s warm-up, then {duration} s measured")
-        direct_after = measure(
-            stack, user_url, DIRECT_QUERY, tokens_file, work_dir, duration, warmup
+        runs["direct (after)"].append(
+            measure(stack, user_url, DIRECT_QUERY, tokens_file, work_dir, duration, warmup)
         )
-        measured["direct (before)"] = direct_before
-        measured["direct (after)"] = direct_after
+        measured = {path: median_run(path_runs) for path, path_runs in runs.items()}
     return {
         "members": members,
         "threads": THREADS,
         "connections": CONNECTIONS,
         "duration_s": duration,
         "warmup_s": warmup,
+        "rounds": rounds,
         "gateway_dedup": False,
         "queries": {"gateway": GATEWAY_QUERY, "direct": DIRECT_QUERY},
         "results": measured,
@@ -342,10 +381,12 @@ def report(measured: dict[str, Any]) -> dict[str, Any]:
     for name, r in results.items():
         ratio = r["req_per_s"] / direct if not name.startswith("direct") else None
         r["ratio_to_direct"] = round(ratio, 3) if ratio is not None else None
+        spread = r.get("req_per_s_runs") or []
         rows.append(
             [
                 name,
                 r["req_per_s"],
+                f"{min(spread):,.0f}-{max(spread):,.0f}" if len(spread) > 1 else "",
                 ratio if ratio is not None else "",
                 r["p50_us"] / 1000,
                 r["p99_us"] / 1000,
@@ -356,8 +397,19 @@ def report(measured: dict[str, Any]) -> dict[str, Any]:
         )
     print_table(
         f"Gateways (dedup off) vs user subgraph direct: wrk -t{THREADS} -c{CONNECTIONS} "
-        f"-d{measured['duration_s']}s, {measured['members']} members",
-        ["path", "req/s", "ratio", "p50 ms", "p99 ms", "RSS idle MB", "RSS peak MB", "bad"],
+        f"-d{measured['duration_s']}s, {measured['members']} members, the median of "
+        f"{measured['rounds']} round(s)",
+        [
+            "path",
+            "req/s",
+            "runs' range",
+            "ratio",
+            "p50 ms",
+            "p99 ms",
+            "RSS idle MB",
+            "RSS peak MB",
+            "bad",
+        ],
         rows,
     )
     names = sorted({part for r in results.values() for part in r["cpu_ms_per_request"]})
@@ -461,6 +513,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--duration", type=int, default=10, help="seconds measured per path (10)")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per path (3)")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure every path this many times, interleaved, and keep each one's median (1)",
+    )
+    parser.add_argument(
         "--gateways",
         default=",".join(CANDIDATES),
         help=f"comma-separated candidates ({','.join(CANDIDATES)})",
@@ -470,7 +528,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     unknown = sorted(set(gateways) - set(CANDIDATES))
     if unknown:
         parser.error(f"unknown gateways {unknown}; choose from {', '.join(CANDIDATES)}")
-    results = report(run(args.members, args.duration, args.warmup, gateways))
+    if args.rounds < 1:
+        parser.error("--rounds must be 1 or more")
+    results = report(run(args.members, args.duration, args.warmup, gateways, args.rounds))
     save_results(NAME, results)
     return results
 
