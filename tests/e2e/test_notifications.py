@@ -57,9 +57,14 @@ async def test_a_match_tells_both_members_and_pushes_to_their_device(
 
     match_id = await put_match_created(infra.kafka_bootstrap, [ana.id, ben.id])
     for member, other in ((ana, ben), (ben, ana)):
+        # The count and the list are read concurrently, each on a connection of its own:
+        # a request in the instant the notification commits may see one and not the other.
         told = await eventually(
             partial(_data, gateway, member, NOTIFICATIONS),
-            lambda data: data["me"]["unreadNotificationCount"] == 1,
+            lambda data: (
+                data["me"]["unreadNotificationCount"] == 1
+                and len(data["me"]["notifications"]["edges"]) == 1
+            ),
             what="the match notification",
         )
         [note] = [edge["node"] for edge in told["me"]["notifications"]["edges"]]

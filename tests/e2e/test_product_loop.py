@@ -71,7 +71,11 @@ async def test_two_who_fit_meet_are_told_and_talk_in_real_time(
     for member, other in ((ana, ben), (ben, ana)):
         told = await eventually(
             partial(_data, gateway, member, NOTIFICATIONS),
-            lambda data: data["me"]["unreadNotificationCount"] >= 1,
+            # The count and the list are two reads: wait for both to see it.
+            lambda data: (
+                data["me"]["unreadNotificationCount"] >= 1
+                and len(data["me"]["notifications"]["edges"]) >= 1
+            ),
             what="the match notification",
         )
         [note] = [e["node"] for e in told["me"]["notifications"]["edges"]]
