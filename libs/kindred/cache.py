@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -125,10 +125,9 @@ class Cache:
         try:
             await self._flush_pending_invalidations()
             full_keys = [self._key(key) for key in keys]
-            if self._reads is not None:
-                values: list[bytes | str | None] = list(await self._reads.mget(full_keys))
-            else:
-                values = await self._redis.mget(full_keys)
+            values: Sequence[bytes | str | None] = await (
+                self._reads.mget(full_keys) if self._reads else self._redis.mget(full_keys)
+            )
         except (RedisError, OSError) as error:
             self._mark_down(error)
             self.misses += len(keys)

@@ -193,9 +193,7 @@ class _Documents(SchemaExtension):
     extension (each extension's hooks run on every request), and keyed by the text
     rather than by the parsed document, whose whole tree is hashed at every lookup."""
 
-    def __init__(
-        self, validated: Callable[[GraphQLSchema, str, DocumentNode], list[GraphQLError]]
-    ) -> None:
+    def __init__(self, validated: Callable[[GraphQLSchema, str], list[GraphQLError]]) -> None:
         super().__init__()
         self._validated = validated
 
@@ -211,29 +209,20 @@ class _Documents(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         if context.query is not None and context.graphql_document is not None:
-            context.pre_execution_errors = self._validated(
-                context.schema._schema, context.query, context.graphql_document
-            )
+            context.pre_execution_errors = self._validated(context.schema._schema, context.query)
         yield
 
 
 def _document_checks(
     rules: Iterable[type[ASTValidationRule]],
-) -> Callable[[GraphQLSchema, str, DocumentNode], list[GraphQLError]]:
-    """Validation with graphql-core's rules and `rules`, remembered by schema and text
-    (the document is the text's, parsed)."""
+) -> Callable[[GraphQLSchema, str], list[GraphQLError]]:
+    """Validation with graphql-core's rules and `rules`, remembered by schema and text (a
+    text validated has parsed, so its document is `_parsed`'s)."""
     every_rule = (*specified_rules, *rules)
-    remembered: dict[tuple[GraphQLSchema, str], list[GraphQLError]] = {}
 
-    def validated(schema: GraphQLSchema, query: str, document: DocumentNode) -> list[GraphQLError]:
-        key = (schema, query)
-        errors = remembered.pop(key, None)
-        if errors is None:
-            errors = validate_document(schema, document, every_rule)
-            if len(remembered) >= DOCUMENTS_REMEMBERED:
-                del remembered[next(iter(remembered))]  # the least recently used
-        remembered[key] = errors
-        return errors
+    @lru_cache(maxsize=DOCUMENTS_REMEMBERED)
+    def validated(schema: GraphQLSchema, query: str) -> list[GraphQLError]:
+        return validate_document(schema, _parsed(query), every_rule)
 
     return validated
 

@@ -206,7 +206,7 @@ static void engine_answered(const NetResponse *answer, const char *error, void *
         end_request_span(f->span, answer->status);
     } else if (strcmp(error, "streamed") == 0) {
         end_request_span(f->span, 200);
-    } else if (strncmp(error, NET_NO_ANSWER, strlen(NET_NO_ANSWER)) == 0) {
+    } else if (net_timed_out(error)) {
         char message[120];
         int ms = guard.engine_timeout_ms;
         snprintf(message, sizeof message, "The federation engine did not answer within %g second%s; try again shortly.",

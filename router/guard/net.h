@@ -96,10 +96,11 @@ const NetRequest *net_request(const NetExchange *x);
 NetOrigin *net_origin(const char *host, int port, int max_sockets);
 
 // What came back from a call: NULL when the server could not be reached, closed without a
-// whole answer, or `timeout_ms` passed (then `error` names what happened; after a timeout
-// it begins with NET_NO_ANSWER: "no answer within 300 ms").
+// whole answer, or `timeout_ms` passed (then `error` names what happened: "no answer
+// within 300 ms", say, which net_timed_out tells apart).
 typedef void (*NetAnswer)(const NetResponse *answer, const char *error, void *context);
-#define NET_NO_ANSWER "no answer within"
+// Whether a NetAnswer's `error` says the answer did not come within the call's timeout.
+bool net_timed_out(const char *error);
 
 // Sends a request (Content-Length from body_len when body is not NULL; Host and Connection
 // added by net) and calls `done` once with the whole answer (Content-Length or chunked),

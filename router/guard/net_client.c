@@ -103,6 +103,10 @@ void net_call_fail_later(UpCall *call, const char *error) {
     net_timer_after(&call->timer, 0);
 }
 
+bool net_timed_out(const char *error) {
+    return error && strncmp(error, NET_NO_ANSWER, sizeof NET_NO_ANSWER - 1) == 0;
+}
+
 static void call_timer_fired(void *context) {
     UpCall *call = context;
     if (!call->error) snprintf(call->error_text, sizeof call->error_text, NET_NO_ANSWER " %d ms", call->timeout_ms);

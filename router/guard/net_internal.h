@@ -29,6 +29,9 @@
 #include "buf.h"
 #include "net.h"
 
+// How a call's error begins when its answer did not come in time (net_timed_out).
+#define NET_NO_ANSWER "no answer within"
+
 enum {
     MAX_HEADERS = 100,           // a request's header fields: more is a 431
     MAX_ANSWER_HEADERS = 128,    // an upstream answer's

@@ -117,7 +117,7 @@ static void relayed(const NetResponse *answer, const char *error, void *context)
     NetExchange *x = context;
     if (!answer && strcmp(error, "streamed") == 0) return;
     if (!answer) {
-        bool late = strncmp(error, NET_NO_ANSWER, strlen(NET_NO_ANSWER)) == 0;
+        bool late = net_timed_out(error);
         Buf b = BUF_INIT;
         Buf message = BUF_INIT;
         buf_printf(&message, "upstream: %s", error);
