@@ -27,4 +27,4 @@ ENV KINDRED_SUBGRAPH=${SUBGRAPH} \
     KINDRED_PORT=${PORT} \
     KINDRED_DATA_DIR=/var/lib/kindred
 
-CMD ["sh", "-c", "exec uvicorn subgraphs.${KINDRED_SUBGRAPH}.app:app --host 0.0.0.0 --port ${KINDRED_PORT}"]
+CMD ["sh", "-c", "exec uvicorn subgraphs.${KINDRED_SUBGRAPH}.app:app --host 0.0.0.0 --port ${KINDRED_PORT} --http kindred.protocols:HttpProtocol --ws kindred.protocols:WebSocketProtocol"]

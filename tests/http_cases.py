@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -102,6 +103,7 @@ CASES = [
         headers=GRAPHQL_RESPONSE,
     ),
     Case("parse-failure", "GRAPHQL_PARSE_FAILED", 200, body=_q("{")),
+    Case("unknown-fragment", "GRAPHQL_VALIDATION_FAILED", 200, body=_q("{ __typename ...Nope }")),
     Case(
         "parse-failure-graphql-response",
         "GRAPHQL_PARSE_FAILED",
@@ -238,3 +240,53 @@ def assert_refused_as_expected(response: httpx.Response, case: Case) -> None:
         assert case.limit in [error["extensions"].get("limit") for error in body["errors"]], body
     if case.allow is not None:
         assert response.headers["allow"] == case.allow
+
+
+# Requests no HTTP/1.1 parser accepts, or a WebSocket handshake that is not one, as raw
+# bytes (an HTTP client would not send them); each must be a JSON 400 BAD_REQUEST.
+MALFORMED_HTTP = {
+    "unknown-method": b"FOO /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+    "control-byte-in-header": b"POST /graphql HTTP/1.1\r\nHost: x\r\nX-A: a\x7fb\r\n"
+    b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    "bad-chunk-size": b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    "websocket-without-key": b"GET /graphql HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class RawAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def send_raw(port: int, request: bytes, timeout: float = 10.0) -> RawAnswer:
+    """Sends `request` as it is to 127.0.0.1:`port` and reads one answer: its head, and a
+    body of its Content-Length (or until the server closes the connection)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+        connection.sendall(request)
+        received = b""
+        while b"\r\n\r\n" not in received and (chunk := connection.recv(65_536)):
+            received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", -1))
+        while (length < 0 or len(body) < length) and (chunk := connection.recv(65_536)):
+            body += chunk
+    return RawAnswer(int(status_line.split(" ")[1]), headers, body)
+
+
+def assert_malformed_http_refused(answer: RawAnswer) -> None:
+    """A JSON 400 with one BAD_REQUEST error saying what was wrong."""
+    assert answer.status == 400, answer
+    assert answer.headers["content-type"].startswith("application/json"), answer
+    assert int(answer.headers["content-length"]) == len(answer.body), answer
+    [error] = json.loads(answer.body)["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST", error
+    assert error["message"], error

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -110,6 +110,8 @@ class _GraphQLView(GraphQL[RequestContext, None]):
         started = time.perf_counter()
         try:
             response = await self._answer(request, started)
+        except ClientDisconnect:  # gone before its body came: no one to answer
+            return
         except RequestError as error:
             response = graphql_http.refusal(error, request.headers.get("accept"))
             self.metrics.error(error.code.value)

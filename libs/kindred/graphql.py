@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from contextvars import ContextVar
 from enum import Enum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, TypeVar
 
 import strawberry
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, get_operation_ast, parse
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    GraphQLUnionType,
+    get_operation_ast,
+    parse,
+)
 from graphql.validation import ASTValidationRule, specified_rules
 from strawberry.extensions import SchemaExtension
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.schema import validate_document
-from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types import ExecutionContext, ExecutionResult, Info
 from strawberry.types.graphql import OperationType
 
 from kindred import limits
-from kindred.errors import ErrorCode, KindredError
+from kindred.errors import BadUserInput, ErrorCode, KindredError
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +175,59 @@ class Schema(strawberry.federation.Schema):
     ) -> None:
         # Client mistakes are answered, not logged as failures; `classify` logs the rest.
         return None
+
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """Strawberry's `_entities`, once every representation is one this subgraph can
+        resolve: an object whose `__typename` names one of its entities, with the keys that
+        entity's `resolve_reference` takes. Anything else is BAD_USER_INPUT (Strawberry
+        would fail on it with an internal error), and nothing is resolved."""
+        for index, representation in enumerate(representations):
+            problem = self._representation_problem(representation)
+            if problem is not None:
+                raise BadUserInput(f"`representations[{index}]` {problem}", field="representations")
+        return super().entities_resolver(info, representations)
+
+    @cached_property
+    def _reference_keys(self) -> dict[str, tuple[frozenset[str], frozenset[str] | None]]:
+        """Each entity's name: the keys its `resolve_reference` requires, and those it takes
+        (None: any, as for an entity Strawberry builds from the representation itself)."""
+        union = self._schema.get_type("_Entity")
+        entities = union.types if isinstance(union, GraphQLUnionType) else ()
+        keys: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {}
+        for name in (entity.name for entity in entities):
+            definition = self.schema_converter.type_map[name].definition
+            resolve = getattr(getattr(definition, "origin", None), "resolve_reference", None)
+            if resolve is None:
+                keys[name] = (frozenset(), None)
+                continue
+            parameters = inspect.signature(resolve).parameters.values()
+            named = [p for p in parameters if p.kind in _NAMED and p.name != "info"]
+            required = frozenset(p.name for p in named if p.default is p.empty)
+            any_key = any(p.kind is p.VAR_KEYWORD for p in parameters)
+            keys[name] = (required, None if any_key else frozenset(p.name for p in named))
+        return keys
+
+    def _representation_problem(self, representation: Any) -> str | None:
+        if not isinstance(representation, dict):
+            return "is not an object."
+        typename = representation.get("__typename")
+        entity = self._reference_keys.get(typename) if isinstance(typename, str) else None
+        if entity is None:
+            known = ", ".join(sorted(self._reference_keys)) or "none"
+            return f"has no `__typename` naming an entity of this subgraph ({known})."
+        required, taken = entity
+        given = set(representation) - {"__typename"}
+        if missing := sorted(required - given):
+            return f"lacks {', '.join(f'`{key}`' for key in missing)}."
+        if taken is not None and (unexpected := sorted(given - taken)):
+            return f"has keys {typename} does not take: {', '.join(unexpected)}."
+        return None
+
+
+# The parameters a representation's keys are passed to.
+_NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
 async def _classified(results: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:

@@ -334,14 +334,14 @@ def respond(
     encode: Callable[[Any], str | bytes] | None = None,
 ) -> Response:
     return Response(
-        (encode or _encode)(payload),
+        (encode or encode_payload)(payload),
         status_code=status if status is not None else status_for(payload, media_type),
         headers=headers,
         media_type=f"{media_type}; charset=utf-8",
     )
 
 
-def _encode(payload: Any) -> str:
+def encode_payload(payload: Any) -> str:
     return json.dumps(payload, separators=(",", ":"))
 
 

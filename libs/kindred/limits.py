@@ -34,6 +34,7 @@ from typing import Any
 
 from graphql import (
     ASTValidationRule,
+    ExecutableDefinitionNode,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -114,10 +115,15 @@ def _explained(
     rule: type[ASTValidationRule], limit: str, maximum: int, message: str
 ) -> type[ASTValidationRule]:
     """`rule` (one of Strawberry's limiters, which check the whole document when built),
-    reporting `message` with a code and the limit instead of its own text."""
+    reporting `message` with a code and the limit instead of its own text. A document
+    that spreads a fragment it does not define is left to KnownFragmentNamesRule, which
+    refuses it: Strawberry's limiters look every spread up and would fail on it."""
 
     class Explained(ValidationRule):
         def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            if _spreads_an_unknown_fragment(context):
+                return
             report = context.on_error
 
             def explained(error: GraphQLError) -> None:
@@ -128,10 +134,18 @@ def _explained(
                 rule(context)
             finally:
                 context.on_error = report  # type: ignore[method-assign]
-            super().__init__(context)
 
     Explained.__name__ = Explained.__qualname__ = f"{limit.capitalize()}Limit"
     return Explained
+
+
+def _spreads_an_unknown_fragment(context: ValidationContext) -> bool:
+    return any(
+        context.get_fragment(spread.name.value) is None
+        for definition in context.document.definitions
+        if isinstance(definition, ExecutableDefinitionNode)
+        for spread in context.get_fragment_spreads(definition.selection_set)
+    )
 
 
 class DirectivesLimit(ValidationRule):

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from kindred import protocols
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Settings every subgraph container needs (the embedded defaults point at 127.0.0.1).
@@ -94,6 +96,9 @@ def test_every_subgraph_has_a_service_on_its_port(
             f"supergraph.yaml routes to {port}"
         )
         assert command[command.index("--host") + 1] == "0.0.0.0"
+        # What uvicorn refuses itself is answered in JSON too (kindred.protocols).
+        assert command[command.index("--http") + 1] == protocols.HTTP, command
+        assert command[command.index("--ws") + 1] == protocols.WEBSOCKET, command
         assert env_of(service).get("KINDRED_PORT") == str(port)
         health = " ".join(map(str, service["healthcheck"]["test"]))
         assert f"127.0.0.1:{port}/health" in health, f"service {name} healthcheck: {health}"

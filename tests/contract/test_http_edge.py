@@ -104,3 +104,39 @@ async def test_graphiql_opens_in_a_browser(subgraph: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "graphiql" in response.text.lower()
+
+
+# `_entities` representations no gateway sends: each is the caller's mistake, never an
+# internal error, and nothing is resolved.
+BAD_REPRESENTATIONS = {
+    "not-an-object": "a string",
+    "no-typename": {"id": "9b2c6a1e-0000-4000-8000-000000000000"},
+    "typename-not-a-string": {"__typename": 5, "id": "9b2c6a1e-0000-4000-8000-000000000000"},
+    "unknown-typename": {"__typename": "Nope", "id": "9b2c6a1e-0000-4000-8000-000000000000"},
+    "not-an-entity": {"__typename": "Query", "id": "9b2c6a1e-0000-4000-8000-000000000000"},
+    "missing-key": {"__typename": "User"},
+    "extra-key": {"__typename": "User", "id": "9b2c6a1e-0000-4000-8000-000000000000", "x": 1},
+}
+
+
+@pytest.mark.parametrize(
+    "representation", BAD_REPRESENTATIONS.values(), ids=list(BAD_REPRESENTATIONS)
+)
+async def test_a_malformed_entity_representation_is_bad_user_input(
+    subgraph: httpx.AsyncClient, representation: Any
+) -> None:
+    response = await subgraph.post(
+        "/graphql",
+        json={
+            "query": "query($r: [_Any!]!) { _entities(representations: $r) { __typename } }",
+            "variables": {"r": [representation]},
+        },
+    )
+    body = response.json()
+    codes = [error["extensions"]["code"] for error in body["errors"]]
+    if "data" not in body:  # a subgraph without entities has no `_entities` field
+        assert codes == ["GRAPHQL_VALIDATION_FAILED"], body
+        return
+    assert codes == ["BAD_USER_INPUT"], body
+    assert body["errors"][0]["extensions"]["field"] == "representations", body
+    assert body["data"] is None, body

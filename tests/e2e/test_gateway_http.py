@@ -5,6 +5,7 @@ crash federation engines, sign-in brute force through it, and the API schema it 
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import subprocess
 import uuid
@@ -18,7 +19,15 @@ import pytest
 
 from kindred.devstack.stack import Stack
 from tests.communication_support import subscription
-from tests.http_cases import CASES, Case, assert_refused_as_expected, send_case
+from tests.http_cases import (
+    CASES,
+    MALFORMED_HTTP,
+    Case,
+    assert_malformed_http_refused,
+    assert_refused_as_expected,
+    send_case,
+    send_raw,
+)
 from tests.support import assert_http_audit_passes, error_codes, gql, register
 
 ROUTER = Path(__file__).resolve().parents[2] / "router"
@@ -86,6 +95,18 @@ async def test_oversized_headers_get_a_json_431(stack: Stack, gateway: httpx.Asy
     )
     assert response.status_code == 431
     assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_HEADER_FIELDS_TOO_LARGE"
+    _engine_alive(stack)
+
+
+@pytest.mark.parametrize("request_bytes", MALFORMED_HTTP.values(), ids=list(MALFORMED_HTTP))
+def test_bytes_that_are_not_http_get_json_at_every_port(stack: Stack, request_bytes: bytes) -> None:
+    """Each subgraph as it is launched (uvicorn with kindred.protocols), and the gateway."""
+    for port in stack.subgraph_ports.values():
+        assert_malformed_http_refused(send_raw(port, request_bytes))
+    answer = send_raw(stack.gateway_port, request_bytes)
+    assert answer.status in (400, 405), answer  # the edge names an unknown method
+    [error] = json.loads(answer.body)["errors"]
+    assert error["extensions"]["code"] in ("BAD_REQUEST", "METHOD_NOT_ALLOWED"), answer
     _engine_alive(stack)
 
 

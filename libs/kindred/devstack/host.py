@@ -32,6 +32,7 @@ from typing import Any, TextIO, cast
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
+from kindred import protocols
 from kindred.app import create_app
 from kindred.devstack.process import HOST_WRITER, STOPPED
 from kindred.settings import load_settings
@@ -119,7 +120,14 @@ async def serve(ports: dict[str, int]) -> int:
         finally:
             _writer.reset(token)
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, access_log=False, log_config=None, lifespan="on"
+            app,
+            host="127.0.0.1",
+            port=port,
+            access_log=False,
+            log_config=None,
+            lifespan="on",
+            http=protocols.HTTP,
+            ws=protocols.WEBSOCKET,
         )
         servers[name] = _Server(config)
     failed: list[str] = []

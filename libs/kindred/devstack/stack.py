@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from kindred import protocols
 from kindred.devstack.broker import EmbeddedBroker, create_topics, run_coroutine
 from kindred.devstack.gateway import (
     EngineLaunch,
@@ -313,6 +314,10 @@ class Stack:
             "--port",
             str(port),
             "--no-access-log",
+            "--http",
+            protocols.HTTP,
+            "--ws",
+            protocols.WEBSOCKET,
         ]
         self.subgraphs[name] = ManagedProcess(
             name,
