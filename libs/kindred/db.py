@@ -36,6 +36,15 @@ def driver_url(url: str, driver: str = "psycopg") -> str:
 
 
 @functools.cache
+def refused_nul(error: BaseException) -> bool:
+    """Whether `error` is PostgreSQL (or its driver) refusing text with a NUL character
+    (U+0000), which no text or jsonb value holds: the client's input, not a fault."""
+    cause = getattr(error, "orig", error)  # SQLAlchemy wraps the driver's error
+    if isinstance(cause, psycopg.errors.UntranslatableCharacter):  # `\u0000` in jsonb
+        return True
+    return isinstance(cause, psycopg.DataError) and "NUL (0x00)" in str(cause)
+
+
 def _driver_sql(statement: Executable) -> str:
     """A statement as PostgreSQL SQL with `%(name)s` parameters, compiled once."""
     return str(statement.compile(dialect=postgresql.dialect()))  # type: ignore[attr-defined]

@@ -28,6 +28,7 @@ from strawberry.types import ExecutionContext, ExecutionResult, Info
 from strawberry.types.graphql import OperationType
 
 from kindred import limits
+from kindred.db import refused_nul
 from kindred.errors import BadUserInput, ErrorCode, KindredError
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,12 @@ def classify(error: GraphQLError) -> GraphQLError:
         return _with_code(error, code.value)
     if isinstance(original, GraphQLError) and original.original_error is None:
         return _with_code(error, ErrorCode.BAD_USER_INPUT.value)
+    if refused_nul(original):  # the write or read did not happen: nothing changed
+        return _with_code(
+            error,
+            ErrorCode.BAD_USER_INPUT.value,
+            message="Text may not contain the NUL character (U+0000): remove it.",
+        )
     log.error("unexpected error at %s", error.path, exc_info=original)
     return GraphQLError(
         "Internal server error.",

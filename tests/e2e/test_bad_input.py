@@ -43,6 +43,26 @@ async def test_a_variable_of_the_wrong_type_is_refused(gateway: httpx.AsyncClien
     assert _codes(response) == ["BAD_USER_INPUT"]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {
+            "query": "mutation($e: String!, $p: String!) { login(email: $e, password: $p) "
+            "{ accessToken } }",
+            "variables": {"e": "a\u0000@example.com", "p": "password"},
+        },
+        {"query": 'mutation { registerDevice(platform: WEB, token: "t\\u0000") { id } }'},
+    ],
+    ids=["variable", "document"],
+)
+async def test_text_with_a_nul_character_is_bad_user_input(
+    gateway: httpx.AsyncClient, body: dict[str, Any]
+) -> None:
+    # PostgreSQL holds no NUL: this was an INTERNAL_SERVER_ERROR from the driver.
+    member = await register(gateway)
+    assert _codes(await _raw(gateway, body, member.access_token)) == ["BAD_USER_INPUT"]
+
+
 @pytest.mark.parametrize("token", ["garbage", "a.b.c", str(uuid.uuid4())])
 async def test_an_invalid_token_is_unauthenticated(gateway: httpx.AsyncClient, token: str) -> None:
     assert error_codes(await gql(gateway, "{ me { id } }", token=token)) == ["UNAUTHENTICATED"]

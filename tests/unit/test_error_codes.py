@@ -1,6 +1,9 @@
 """Every GraphQL error leaves a subgraph with a typed `extensions.code`."""
 
+import psycopg
+import pytest
 from graphql import GraphQLError
+from sqlalchemy.exc import DataError
 
 from kindred.errors import Conflict, NotFound
 from kindred.graphql import classify
@@ -36,3 +39,30 @@ def test_a_variable_of_the_wrong_type_is_bad_user_input() -> None:
 def test_a_code_already_set_is_kept() -> None:
     error = GraphQLError("x", original_error=NotFound("gone"), extensions={"code": "NOT_FOUND"})
     assert classify(error).extensions == {"code": "NOT_FOUND"}
+
+
+NUL_REFUSALS = {
+    # What psycopg raises for a text parameter holding U+0000, wrapped by SQLAlchemy.
+    "text": DataError(
+        "SELECT 1",
+        {},
+        psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes"),
+    ),
+    # PostgreSQL's answer to `\u0000` in a jsonb value.
+    "jsonb": psycopg.errors.UntranslatableCharacter("unsupported Unicode escape sequence"),
+}
+
+
+@pytest.mark.parametrize("refusal", NUL_REFUSALS.values(), ids=list(NUL_REFUSALS))
+def test_text_with_a_nul_character_is_bad_user_input(refusal: Exception) -> None:
+    classified = classify(GraphQLError("x", path=["login"], original_error=refusal))
+    assert classified.extensions == {"code": "BAD_USER_INPUT"}
+    assert "NUL" in classified.message
+    assert classified.path == ["login"]
+
+
+def test_other_data_errors_stay_internal() -> None:
+    other = psycopg.DataError("value too long for type character varying(5)")
+    assert classify(GraphQLError("x", original_error=other)).extensions == {
+        "code": "INTERNAL_SERVER_ERROR"
+    }
