@@ -36,6 +36,11 @@ class ReactionKind(Enum):
     )
 
 
+# Members are referred to by id; the user subgraph resolves them, and says null for an
+# account that is gone (deleted, or an id that never was one: `block` takes any id).
+GONE = "; null if that member's account no longer exists"
+
+
 def _user(id_: uuid.UUID) -> User:
     return User(id=strawberry.ID(str(id_)))
 
@@ -45,7 +50,7 @@ def _user(id_: uuid.UUID) -> User:
     "it. The latest reaction wins; a block wins over any reaction."
 )
 class Reaction:
-    user: User = strawberry.field(description="The member it is about.")
+    user: User | None = strawberry.field(description=f"The member it is about{GONE}.")
     reaction: ReactionKind | None = strawberry.field(
         description="Your standing like or pass; null if none (or cleared by a block)."
     )
@@ -79,7 +84,7 @@ class Reaction:
 @strawberry.type(description="Two members who liked each other: a lasting connection.")
 class ConnectedMember:
     connection_id: strawberry.ID = strawberry.field(description="Stable id of the connection.")
-    user: User = strawberry.field(description="The other member.")
+    user: User | None = strawberry.field(description=f"The other member{GONE}.")
     match_id: strawberry.ID | None = strawberry.field(
         description="The match that brought the two of you together."
     )
@@ -88,20 +93,20 @@ class ConnectedMember:
 
 @strawberry.type(description="A member you block: neither of you sees or reaches the other.")
 class BlockedMember:
-    user: User = strawberry.field(description="The member you block.")
+    user: User | None = strawberry.field(description=f"The member you block{GONE}.")
     blocked_at: datetime = strawberry.field(description="When you blocked them.")
 
 
 @strawberry.type(description="A member who liked you and is waiting for your answer.")
 class Like:
-    user: User = strawberry.field(description="Who liked you.")
+    user: User | None = strawberry.field(description=f"Who liked you{GONE}.")
     liked_at: datetime = strawberry.field(description="When they liked you.")
 
 
 @strawberry.type(description="Your rating of a match's conversation: private to you.")
 class ConversationRating:
     match_id: strawberry.ID = strawberry.field(description="The match whose conversation it is.")
-    user: User = strawberry.field(description="The other member of that match.")
+    user: User | None = strawberry.field(description=f"The other member of that match{GONE}.")
     rating: int = strawberry.field(description="From 1 (poor) to 5 (great).")
     comment: str | None = strawberry.field(description="What you added, if anything.")
     rated_at: datetime = strawberry.field(description="When you last rated it.")

@@ -4,6 +4,7 @@ each from the other, and a mutual like gives both a lasting conversation."""
 
 from __future__ import annotations
 
+import uuid
 from functools import partial
 from typing import Any
 
@@ -208,3 +209,23 @@ async def test_a_mutual_like_gives_both_a_lasting_conversation(
         gateway, "{ me { likedBy { edges { node { likedAt } } } } }", token=ann.access_token
     )
     assert error_codes(refused) == ["FORBIDDEN"]
+
+
+async def test_a_member_whose_account_is_gone_is_a_null_user(gateway: httpx.AsyncClient) -> None:
+    """`block` takes any id; an id no account has (or no longer has) reads as a null user,
+    where it was an internal error that failed the whole answer, block stored all the same."""
+    member = await register(gateway)
+    nobody = str(uuid.uuid4())
+    blocked = await gql(
+        gateway,
+        "mutation($u: ID!) { block(userId: $u) { blocked user { id displayName } } }",
+        {"u": nobody},
+        token=member.access_token,
+    )
+    assert blocked == {"data": {"block": {"blocked": True, "user": None}}}, blocked
+    listed = await gql(
+        gateway,
+        "{ me { blockedUsers { edges { node { user { id displayName } } } } } }",
+        token=member.access_token,
+    )
+    assert listed == {"data": {"me": {"blockedUsers": {"edges": [{"node": {"user": None}}]}}}}
