@@ -14,6 +14,12 @@ USER_DESCRIPTION = (
     "member's own: anyone else gets `FORBIDDEN` for them."
 )
 
+# Another member, referred to by id, is a nullable `User`: the user subgraph resolves null
+# for an account that is gone (deleted, or an id that never was one), which a non-null
+# field would turn into an error failing the whole answer. Appended to such fields'
+# descriptions.
+GONE_MEMBER = "; null if that member's account no longer exists"
+
 
 @strawberry.enum(description="How a member describes their gender.")
 class Gender(Enum):

@@ -15,7 +15,7 @@ from kindred.errors import NotFound
 from kindred.graphql import describe_values
 from kindred.ids import parse_id
 from kindred.pagination import After, Connection, First, connection, page_size
-from kindred.shared_types import USER_DESCRIPTION
+from kindred.shared_types import GONE_MEMBER, USER_DESCRIPTION
 from subgraphs.communication import service
 
 Ctx = Info[RequestContext, None]
@@ -148,7 +148,7 @@ class Message:
 
 @strawberry.type(description="How far one participant has read a conversation.")
 class ReadReceipt:
-    user: User = strawberry.field(description="The participant.")
+    user: User | None = strawberry.field(description=f"The participant{GONE_MEMBER}.")
     last_read_message_id: strawberry.ID | None = strawberry.field(
         description="The newest message they have read; null if none yet."
     )
@@ -164,7 +164,9 @@ class ReadReceipt:
 )
 class Conversation:
     id: strawberry.ID = strawberry.field(description="Stable id of the conversation.")
-    participants: list[User] = strawberry.field(description="The members in it.")
+    participants: list[User | None] = strawberry.field(
+        description="The members in it; each null if that member's account no longer exists."
+    )
     match_id: strawberry.ID | None = strawberry.field(
         description="The match it was opened for; null when it did not come from a match."
     )
@@ -267,5 +269,5 @@ class Match:
 @strawberry.type(description="A participant is typing (sent live, never stored).")
 class TypingEvent:
     conversation_id: strawberry.ID = strawberry.field(description="The conversation.")
-    user: User = strawberry.field(description="Who is typing.")
+    user: User | None = strawberry.field(description=f"Who is typing{GONE_MEMBER}.")
     at: datetime = strawberry.field(description="When they said so.")

@@ -17,7 +17,7 @@ from kindred.graphql import build_schema
 from kindred.ids import parse_id
 from kindred.member_state import Entitlement
 from kindred.pagination import After, Connection, First, connection, page_size
-from kindred.shared_types import USER_DESCRIPTION
+from kindred.shared_types import GONE_MEMBER, USER_DESCRIPTION
 from subgraphs.interaction import service
 from subgraphs.interaction.service import Kind
 
@@ -36,11 +36,6 @@ class ReactionKind(Enum):
     )
 
 
-# Members are referred to by id; the user subgraph resolves them, and says null for an
-# account that is gone (deleted, or an id that never was one: `block` takes any id).
-GONE = "; null if that member's account no longer exists"
-
-
 def _user(id_: uuid.UUID) -> User:
     return User(id=strawberry.ID(str(id_)))
 
@@ -50,7 +45,7 @@ def _user(id_: uuid.UUID) -> User:
     "it. The latest reaction wins; a block wins over any reaction."
 )
 class Reaction:
-    user: User | None = strawberry.field(description=f"The member it is about{GONE}.")
+    user: User | None = strawberry.field(description=f"The member it is about{GONE_MEMBER}.")
     reaction: ReactionKind | None = strawberry.field(
         description="Your standing like or pass; null if none (or cleared by a block)."
     )
@@ -84,7 +79,7 @@ class Reaction:
 @strawberry.type(description="Two members who liked each other: a lasting connection.")
 class ConnectedMember:
     connection_id: strawberry.ID = strawberry.field(description="Stable id of the connection.")
-    user: User | None = strawberry.field(description=f"The other member{GONE}.")
+    user: User | None = strawberry.field(description=f"The other member{GONE_MEMBER}.")
     match_id: strawberry.ID | None = strawberry.field(
         description="The match that brought the two of you together."
     )
@@ -93,20 +88,22 @@ class ConnectedMember:
 
 @strawberry.type(description="A member you block: neither of you sees or reaches the other.")
 class BlockedMember:
-    user: User | None = strawberry.field(description=f"The member you block{GONE}.")
+    user: User | None = strawberry.field(description=f"The member you block{GONE_MEMBER}.")
     blocked_at: datetime = strawberry.field(description="When you blocked them.")
 
 
 @strawberry.type(description="A member who liked you and is waiting for your answer.")
 class Like:
-    user: User | None = strawberry.field(description=f"Who liked you{GONE}.")
+    user: User | None = strawberry.field(description=f"Who liked you{GONE_MEMBER}.")
     liked_at: datetime = strawberry.field(description="When they liked you.")
 
 
 @strawberry.type(description="Your rating of a match's conversation: private to you.")
 class ConversationRating:
     match_id: strawberry.ID = strawberry.field(description="The match whose conversation it is.")
-    user: User | None = strawberry.field(description=f"The other member of that match{GONE}.")
+    user: User | None = strawberry.field(
+        description=f"The other member of that match{GONE_MEMBER}."
+    )
     rating: int = strawberry.field(description="From 1 (poor) to 5 (great).")
     comment: str | None = strawberry.field(description="What you added, if anything.")
     rated_at: datetime = strawberry.field(description="When you last rated it.")

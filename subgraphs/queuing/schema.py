@@ -87,7 +87,9 @@ MATCH_DESCRIPTION = "A pairing of two members made by the matcher."
 @strawberry.federation.type(keys=["id"], description=MATCH_DESCRIPTION)
 class Match:
     id: strawberry.ID = strawberry.field(description="Stable id of the match.")
-    participants: list[User] = strawberry.field(description="The two members matched.")
+    participants: list[User | None] = strawberry.field(
+        description="The two members matched; each null if that member's account no longer exists."
+    )
     score: float = strawberry.field(
         description="How well they fit, from 0 to 1 (shared interests, distance, time waited)."
     )
@@ -110,7 +112,8 @@ class Match:
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Match | None:
         caller = info.context.require_identity().user_id
         match = await load_match(info, parse_id(id))
-        if match is None or caller not in {str(member.id) for member in match.participants}:
+        members = {str(member.id) for member in match.participants if member} if match else ()
+        if caller not in members:
             raise NotFound("No such match.")
         return match
 

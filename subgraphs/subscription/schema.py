@@ -15,7 +15,7 @@ from strawberry.types import Info
 from kindred.context import RequestContext
 from kindred.graphql import build_schema, describe_values
 from kindred.ids import parse_id
-from kindred.shared_types import USER_DESCRIPTION
+from kindred.shared_types import GONE_MEMBER, USER_DESCRIPTION
 from kindred.staff import Scope, staff_mutation
 from subgraphs.subscription import plans, service
 
@@ -194,7 +194,7 @@ class Query:
 )
 class StaffRefund:
     id: strawberry.ID = strawberry.field(description="Stable id of the refund.")
-    user: User = strawberry.field(description="The member refunded.")
+    user: User | None = strawberry.field(description=f"The member refunded{GONE_MEMBER}.")
     refunded_period_end: datetime = strawberry.field(
         description="The end of the paid period the refund voided."
     )

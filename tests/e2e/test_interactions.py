@@ -229,3 +229,29 @@ async def test_a_member_whose_account_is_gone_is_a_null_user(gateway: httpx.Asyn
         token=member.access_token,
     )
     assert listed == {"data": {"me": {"blockedUsers": {"edges": [{"node": {"user": None}}]}}}}
+
+
+async def test_a_conversation_outlives_the_other_members_account(
+    interaction_stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    """Once Bob deletes his account, Ann's conversation and connection with him still list,
+    with Bob as a null participant (a non-null one failed her whole list)."""
+    ann = await register(gateway, displayName="Ann")
+    bob = await register(gateway, displayName="Bob")
+    await put_match_created(interaction_stack.kafka_bootstrap, [ann.id, bob.id])
+    await _react(gateway, ann, "like", bob)
+    await _react(gateway, bob, "like", ann)
+    await eventually(
+        partial(_data, gateway, ann, CONVERSATIONS),
+        lambda data: any(e["node"]["connectionId"] for e in data["me"]["conversations"]["edges"]),
+        within=30.0,
+        what="the lasting conversation",
+    )
+    deleted = await gql(gateway, "mutation { deleteAccount }", token=bob.access_token)
+    assert deleted == {"data": {"deleteAccount": True}}
+
+    edges = (await _data(gateway, ann, CONVERSATIONS))["me"]["conversations"]["edges"]
+    [lasting] = [e["node"] for e in edges if e["node"]["connectionId"]]
+    assert sorted(lasting["participants"], key=bool) == [None, {"displayName": "Ann"}]
+    connections = await _data(gateway, ann, CONNECTIONS)
+    assert [e["node"]["user"] for e in connections["me"]["connections"]["edges"]] == [None]
