@@ -27,7 +27,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 from strawberry.types.graphql import OperationType
 
-from kindred import graphql_http, heap
+from kindred import graphql_http, heap, ws_messages
 from kindred.auth import TokenVerifier, bearer_token
 from kindred.context import RequestContext
 from kindred.errors import ErrorCode, KindredError
@@ -62,7 +62,15 @@ class Subgraph:
 
 
 class _TransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
-    """graphql-transport-ws whose `connection_init` must carry a valid bearer token."""
+    """graphql-transport-ws whose `connection_init` must carry a valid bearer token, and
+    whose messages must be of the protocol's shape (else 4400, kindred.ws_messages)."""
+
+    async def handle_message(self, message: Any) -> None:
+        problem = ws_messages.problem(message)
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         # A WebSocket carries no per-message headers: the token rides in connection_init.

@@ -4,6 +4,7 @@ crash federation engines, sign-in brute force through it, and the API schema it 
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import json
 import re
@@ -16,6 +17,8 @@ import graphql
 import httpx
 import psycopg
 import pytest
+import websockets
+from websockets.typing import Subprotocol
 
 from kindred.devstack.stack import Stack
 from tests.communication_support import subscription
@@ -108,6 +111,32 @@ def test_bytes_that_are_not_http_get_json_at_every_port(stack: Stack, request_by
     [error] = json.loads(answer.body)["errors"]
     assert error["extensions"]["code"] in ("BAD_REQUEST", "METHOD_NOT_ALLOWED"), answer
     _engine_alive(stack)
+
+
+MALFORMED_WS_MESSAGES = {
+    "array": [],
+    "payload-not-an-object": {"type": "subscribe", "id": "1", "payload": "x"},
+    "query-not-a-string": {"type": "subscribe", "id": "1", "payload": {"query": 5}},
+}
+
+
+@pytest.mark.parametrize("message", MALFORMED_WS_MESSAGES.values(), ids=list(MALFORMED_WS_MESSAGES))
+async def test_a_websocket_message_of_another_shape_closes_with_4400(
+    stack: Stack, gateway: httpx.AsyncClient, message: Any
+) -> None:
+    """At each subgraph's port: the protocol's close, not a server error inside Strawberry."""
+    member = await register(gateway)
+    for port in stack.subgraph_ports.values():
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
+        ) as socket:
+            init = {"authorization": f"Bearer {member.access_token}"}
+            await socket.send(json.dumps({"type": "connection_init", "payload": init}))
+            assert json.loads(await socket.recv())["type"] == "connection_ack"
+            await socket.send(json.dumps(message))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(socket.recv(), 10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400, closed.value
 
 
 def test_the_graphql_over_http_audit_passes_on_the_gateway(stack: Stack) -> None:
