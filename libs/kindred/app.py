@@ -29,7 +29,7 @@ from strawberry.types.graphql import OperationType
 
 from kindred import graphql_http, heap, ws_messages
 from kindred.auth import TokenVerifier, bearer_token
-from kindred.context import RequestContext
+from kindred.context import APPEAL_ONLY, RequestContext
 from kindred.errors import ErrorCode, KindredError
 from kindred.graphql import Schema, executed_operation
 from kindred.graphql_http import RequestError
@@ -61,8 +61,18 @@ class Subgraph:
     tasks: Mapping[str, Callable[[Platform], Awaitable[None]]] = field(default_factory=dict)
 
 
+def _connection_refusal(context: RequestContext) -> str | None:
+    """Why a WebSocket may not open (its close reason), or None: it needs a valid access
+    token, and no subscription is for a banned member, so an appeal token is refused too."""
+    if context.identity is None:
+        return "Unauthorized"
+    if context.identity.appeal_only:
+        return APPEAL_ONLY
+    return None
+
+
 class _TransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
-    """graphql-transport-ws whose `connection_init` must carry a valid bearer token, and
+    """graphql-transport-ws whose `connection_init` must carry a valid access token, and
     whose messages must be of the protocol's shape (else 4400, kindred.ws_messages)."""
 
     async def handle_message(self, message: Any) -> None:
@@ -85,9 +95,10 @@ class _TransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
             authorization = self.context.request.headers.get("authorization")
         if isinstance(authorization, str):
             await _authenticate(self.context, authorization)
-        if self.context.identity is None:
+        refusal = _connection_refusal(self.context)
+        if refusal is not None:
             # 4401, not Strawberry's 4403: clients (and the gateway) do not retry it.
-            await self.websocket.close(code=4401, reason="Unauthorized")
+            await self.websocket.close(code=4401, reason=refusal)
             return
         await super().handle_connection_init(message)
 

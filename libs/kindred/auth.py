@@ -29,13 +29,18 @@ AUDIT_CLAIM = "kindred_audit"
 ACTION_CLAIM = "kindred_action"
 # An action token lives this long at most: the owner acts on it at once.
 ACTION_TOKEN_TTL_SECONDS = 60
+# An appeal token lives this long at most: time to read why one is banned and appeal it.
+APPEAL_TOKEN_TTL_SECONDS = 15 * 60
+# A token's `typ` claim: an access token, or a banned member's appeal token.
+ACCESS_TYPE = "access"
+APPEAL_TYPE = "appeal"
 
 JwksSource = Callable[[], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
 class Identity:
-    """Who is calling, as proven by a verified access token.
+    """Who is calling, as proven by a verified token.
 
     A member's token comes from the user subgraph; a staff member's from the admin
     subgraph's staff sign-in (`staff` is true), carrying their `roles` and the `scopes`
@@ -44,7 +49,12 @@ class Identity:
     An action token is a staff token the admin subgraph mints for one staff action it has
     put in its audit log: the staff member as subject, only the scope the action needs,
     `audit_id`, the audit entry's id, and `action`, the owner's mutation it is for
-    (kindred.staff's audited mutations require both, and that `action` names them)."""
+    (kindred.staff's audited mutations require both, and that `action` names them).
+
+    An appeal token is a member's token the user subgraph hands a banned member who signed
+    in with the right password (`APPEAL_TOKEN_TTL_SECONDS` at most): `appeal_only`, it proves
+    who they are only to the fields that let them see and appeal their ban, which opt in
+    (kindred.context, `appeal=True`); everywhere else it is `UNAUTHENTICATED`."""
 
     user_id: str
     roles: frozenset[str] = frozenset()
@@ -52,6 +62,7 @@ class Identity:
     staff: bool = False
     audit_id: str | None = None
     action: str | None = None
+    appeal_only: bool = False
 
 
 def trusted_verifier(
@@ -132,7 +143,8 @@ class _IssuerKeys:
 class TokenVerifier:
     """Verifies access tokens from the issuers it trusts, each against its own JWKS: a
     token's `iss` picks the keys, so one issuer's key never vouches for another's tokens.
-    Tokens of the `staff_issuers` are staff tokens, whose `scope` claim grants scopes."""
+    Tokens of the `staff_issuers` are staff tokens, whose `scope` claim grants scopes.
+    A member issuer's appeal token verifies too, as an `appeal_only` identity."""
 
     def __init__(
         self,
@@ -153,7 +165,8 @@ class TokenVerifier:
         self._verified_max = verified_cache_size
 
     async def verify(self, token: str) -> Identity:
-        """The identity in a valid access token; `UNAUTHENTICATED` for anything else."""
+        """The identity in a valid access token (or a member's appeal token, `appeal_only`);
+        `UNAUTHENTICATED` for anything else."""
         remembered = self._verified.get(token)
         if remembered is not None and remembered[1] > time.time():
             self._verified.move_to_end(token)
@@ -187,9 +200,8 @@ class TokenVerifier:
             raise Unauthenticated("The access token has expired; refresh it.") from None
         except jwt.PyJWTError as error:
             raise Unauthenticated(f"The access token is invalid: {error}.") from None
-        if claims.get("typ") != "access":
-            raise Unauthenticated("This is not an access token.")
         staff = issuer in self._staff_issuers
+        appeal_only = _claimed_appeal(claims, staff=staff)
         audit_id = _claimed_audit(claims, staff=staff)
         identity = Identity(
             user_id=str(claims["sub"]),
@@ -198,8 +210,25 @@ class TokenVerifier:
             staff=staff,
             audit_id=audit_id,
             action=_claimed_action(claims, audit_id=audit_id),
+            appeal_only=appeal_only,
         )
         return identity, float(claims["exp"])
+
+
+def _claimed_appeal(claims: Mapping[str, Any], *, staff: bool) -> bool:
+    """Whether the token (`typ`) is an appeal token rather than an access token: only a
+    member's may be (moderation bans members, never staff), and it lives
+    `APPEAL_TOKEN_TTL_SECONDS` at most. Any other `typ` is refused."""
+    kind = claims.get("typ")
+    if kind == ACCESS_TYPE:
+        return False
+    if kind != APPEAL_TYPE:
+        raise Unauthenticated("This is not an access token.")
+    if staff:
+        raise Unauthenticated("Only a member's token may be an appeal token.")
+    if float(claims["exp"]) - float(claims["iat"]) > APPEAL_TOKEN_TTL_SECONDS:
+        raise Unauthenticated(f"An appeal token lives at most {APPEAL_TOKEN_TTL_SECONDS} seconds.")
+    return True
 
 
 def _claimed_roles(claims: Mapping[str, Any], *, staff: bool) -> frozenset[str]:

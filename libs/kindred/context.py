@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 K = TypeVar("K")
 V = TypeVar("V")
 
+# Why an appeal token is refused wherever it was not opted in (kindred.auth, `appeal_only`).
+APPEAL_ONLY = "This token only lets a banned member appeal; sign in for an access token."
+
 
 @dataclass
 class RequestContext:
@@ -64,17 +67,24 @@ class RequestContext:
             raise RuntimeError("this context was made without a realtime hub")
         return self.realtime
 
-    def require_identity(self) -> Identity:
-        """The caller, or `UNAUTHENTICATED` if the request carried no valid token."""
+    def require_identity(self, *, appeal: bool = False) -> Identity:
+        """The caller, or `UNAUTHENTICATED` if the request carried no valid token.
+
+        A banned member's appeal token (`Identity.appeal_only`) is `UNAUTHENTICATED` too
+        (`extensions.reason` APPEAL_ONLY), unless `appeal`: the opt-in of the few fields a
+        banned member needs to see their actions and standing and to appeal."""
         if self.auth_error is not None:
             raise self.auth_error
         if self.identity is None:
             raise Unauthenticated("Sign in first: send `Authorization: Bearer <access token>`.")
+        if self.identity.appeal_only and not appeal:
+            raise Unauthenticated(APPEAL_ONLY, reason="APPEAL_ONLY")
         return self.identity
 
-    def caller_id(self) -> uuid.UUID:
-        """The signed-in caller's id, or `UNAUTHENTICATED`."""
-        return uuid.UUID(self.require_identity().user_id)
+    def caller_id(self, *, appeal: bool = False) -> uuid.UUID:
+        """The signed-in caller's id, or `UNAUTHENTICATED` (for an appeal token too, unless
+        `appeal`: see `require_identity`)."""
+        return uuid.UUID(self.require_identity(appeal=appeal).user_id)
 
     def require_scope(self, scope: str, *, what: str) -> Identity:
         """The caller if they are staff holding `scope`; `UNAUTHENTICATED` without a token,
@@ -86,10 +96,11 @@ class RequestContext:
             raise Forbidden(f"Only staff with the {scope} scope can {what}.")
         return identity
 
-    def require_self(self, user_id: str, *, what: str) -> uuid.UUID:
-        """`user_id` parsed, if it is the caller's own; `FORBIDDEN` (naming `what`) if not."""
+    def require_self(self, user_id: str, *, what: str, appeal: bool = False) -> uuid.UUID:
+        """`user_id` parsed, if it is the caller's own; `FORBIDDEN` (naming `what`) if not
+        (an appeal token only with `appeal`: see `require_identity`)."""
         member = parse_id(user_id)
-        if self.require_identity().user_id != str(member):
+        if self.require_identity(appeal=appeal).user_id != str(member):
             raise Forbidden(f"Only the member can see their {what}.")
         return member
 

@@ -1,5 +1,6 @@
 """Credentials: argon2 password hashes, ES256 signing keys, access and refresh tokens (the
-user subgraph's for members, the admin subgraph's for staff)."""
+user subgraph's for members, the admin subgraph's for staff) and banned members' appeal
+tokens."""
 
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kindred.auth import (
+    ACCESS_TYPE,
     ACTION_CLAIM,
     ACTION_TOKEN_TTL_SECONDS,
     ALGORITHM,
+    APPEAL_TOKEN_TTL_SECONDS,
+    APPEAL_TYPE,
     AUDIENCE,
     AUDIT_CLAIM,
 )
@@ -184,7 +188,15 @@ class TokenIssuer:
         claims[ACTION_CLAIM] = mutation
         return self._sign(claims)
 
-    def _claims(self, subject: uuid.UUID, now: datetime | None, ttl: int) -> dict[str, Any]:
+    def appeal_token(self, user_id: uuid.UUID, now: datetime | None = None) -> str:
+        """A banned member's appeal token (the user subgraph's, for a sign-in with the right
+        password): the member as subject, `typ` appeal, `APPEAL_TOKEN_TTL_SECONDS` to live.
+        It lets them read and appeal their ban and nothing else (kindred.context)."""
+        return self._sign(self._claims(user_id, now, APPEAL_TOKEN_TTL_SECONDS, typ=APPEAL_TYPE))
+
+    def _claims(
+        self, subject: uuid.UUID, now: datetime | None, ttl: int, *, typ: str = ACCESS_TYPE
+    ) -> dict[str, Any]:
         now = now or datetime.now(UTC)
         return {
             "iss": self.issuer,
@@ -193,7 +205,7 @@ class TokenIssuer:
             "iat": int(now.timestamp()),
             "exp": int((now + timedelta(seconds=ttl)).timestamp()),
             "jti": uuid.uuid4().hex,
-            "typ": "access",
+            "typ": typ,
         }
 
     def _sign(self, claims: dict[str, Any]) -> str:

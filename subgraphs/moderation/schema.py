@@ -1,8 +1,10 @@
 """The moderation subgraph's GraphQL schema: reports, cases, actions, standings, appeals.
 
-Members report, read their own reports, standing and actions, and appeal. Reading cases
-and appeals is for staff with cases:read, acting on them with cases:act, and suspending a
-member without a case with members:suspend (kindred.staff; FORBIDDEN otherwise). Acting is
+Members report, read their own reports, standing and actions, and appeal. A banned member,
+who cannot sign in, reads their standing and actions and appeals with the appeal token
+`login` answers them: those fields alone take it (`appeal=True`). Reading cases and appeals
+is for staff with cases:read, acting on them with cases:act, and suspending a member
+without a case with members:suspend (kindred.staff; FORBIDDEN otherwise). Acting is
 audited: only the admin subgraph's staff actions call these mutations, with an action token
 naming the audit entry they wrote; a staff member's own token is FORBIDDEN.
 """
@@ -31,10 +33,13 @@ from subgraphs.moderation.types import (
     ModerationAction,
     ModerationActionKind,
     ModerationCase,
+    ModerationStatus,
     Report,
     ReportReason,
     User,
+    actions_of,
     staff_id,
+    standing_of,
 )
 
 CaseId = Annotated[strawberry.ID, strawberry.argument(description="The case.")]
@@ -80,6 +85,23 @@ class Query:
         return connection(
             rows, first=size, node=Report.from_row, key=lambda row: (row.created_at, row.id)
         )
+
+    @strawberry.field(
+        description="Your standing with moderation now (as `me { moderationStatus }`). A "
+        "banned member's appeal token (from `login`) reads it too."
+    )
+    async def my_moderation_status(self, info: Ctx) -> ModerationStatus:
+        return await standing_of(info, info.context.caller_id(appeal=True))
+
+    @strawberry.field(
+        description="The warnings, suspensions and bans taken on you, newest first, each with "
+        "its appeal (as `me { moderationActions }`). A banned member's appeal token (from "
+        "`login`) reads them too, to find the ban to `appealAction`."
+    )
+    async def my_moderation_actions(
+        self, info: Ctx, first: First = None, after: After = None
+    ) -> Connection[ModerationAction]:
+        return await actions_of(info, info.context.caller_id(appeal=True), first=first, after=after)
 
     @staff_field(
         scopes=[Scope.CASES_READ], description="Cases, most recently opened first; staff only."
@@ -194,7 +216,8 @@ class Mutation:
 
     @strawberry.mutation(
         description="Appeals an action taken on you (a warning, suspension or ban), once: a "
-        "second appeal of it is CONFLICT. Someone else's action is NOT_FOUND."
+        "second appeal of it is CONFLICT. Someone else's action is NOT_FOUND. A banned "
+        "member, who cannot sign in, appeals with the appeal token `login` answers them."
     )
     async def appeal_action(
         self,
@@ -205,7 +228,7 @@ class Mutation:
             strawberry.argument(description="Why it should be undone (up to 2,000 characters)."),
         ],
     ) -> Appeal:
-        member = info.context.caller_id()
+        member = info.context.caller_id(appeal=True)
         action_key = parse_id(action_id, field="actionId")
         async with info.context.platform.db.session() as session, session.begin():
             appeal = await service.appeal(session, action_id=action_key, user_id=member, text=text)

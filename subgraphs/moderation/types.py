@@ -13,7 +13,7 @@ from kindred.context import RequestContext
 from kindred.graphql import describe_values
 from kindred.ids import parse_id
 from kindred.pagination import After, Connection, First, connection, page_size
-from kindred.shared_types import USER_DESCRIPTION
+from kindred.shared_types import GONE_MEMBER, USER_DESCRIPTION
 from kindred.staff import Scope
 from subgraphs.moderation import cases, service
 
@@ -110,13 +110,14 @@ def staff_id(info: Ctx) -> uuid.UUID:
 
 
 def own_or_staff(info: Ctx, user_id: str, *, what: str) -> uuid.UUID:
-    """`user_id` if it is the caller, or the caller is staff who may read members
-    (`members:read`); `FORBIDDEN` otherwise."""
-    identity = info.context.require_identity()
+    """`user_id` if it is the caller (by an access token, or by the appeal token of a banned
+    member reading why), or the caller is staff who may read members (`members:read`);
+    `FORBIDDEN` otherwise."""
+    identity = info.context.require_identity(appeal=True)
     if identity.staff:
         info.context.require_scope(Scope.MEMBERS_READ, what=f"read a member's {what}")
         return parse_id(user_id)
-    return info.context.require_self(user_id, what=what)
+    return info.context.require_self(user_id, what=what, appeal=True)
 
 
 def _id(value: uuid.UUID | None) -> strawberry.ID | None:
@@ -142,37 +143,23 @@ class User:
 
     @strawberry.field(
         description="The member's standing with moderation; own only (FORBIDDEN for anyone "
-        "else's; staff with members:read see every member's)."
+        "else's; staff with members:read see every member's). A banned member's appeal "
+        "token reads it too."
     )
     async def moderation_status(self, info: Ctx) -> ModerationStatus:
         member = own_or_staff(info, self.id, what="moderation status")
-        row = await info.context.read_batched("standings", service.standings_of, member)
-        status = service.standing_status(row)
-        if row is None or status == cases.StandingStatus.ACTIVE:
-            return ModerationStatus(status=status, until=None, reason=None)
-        return ModerationStatus(
-            status=status,
-            until=row.until if status == cases.StandingStatus.SUSPENDED else None,
-            reason=row.reason,
-        )
+        return await standing_of(info, member)
 
     @strawberry.field(
         description="The warnings, suspensions and bans taken on the member, newest first, "
-        "each with its appeal; own only (staff with members:read see every member's)."
+        "each with its appeal; own only (staff with members:read see every member's). A "
+        "banned member's appeal token reads it too."
     )
     async def moderation_actions(
         self, info: Ctx, first: First = None, after: After = None
     ) -> Connection[ModerationAction]:
         member = own_or_staff(info, self.id, what="moderation actions")
-        size = page_size(first)
-        async with info.context.platform.db.read() as conn:
-            rows = await service.actions_of(conn, user_id=member, first=size, after=after)
-        return connection(
-            rows,
-            first=size,
-            node=ModerationAction.from_row,
-            key=lambda row: (row.created_at, row.id),
-        )
+        return await actions_of(info, member, first=first, after=after)
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> User:
@@ -183,11 +170,37 @@ def _user(id_: uuid.UUID) -> User:
     return User(id=strawberry.ID(str(id_)))
 
 
+async def standing_of(info: Ctx, member: uuid.UUID) -> ModerationStatus:
+    """The member's standing now (the caller may read it: checked before)."""
+    row = await info.context.read_batched("standings", service.standings_of, member)
+    status = service.standing_status(row)
+    if row is None or status == cases.StandingStatus.ACTIVE:
+        return ModerationStatus(status=status, until=None, reason=None)
+    return ModerationStatus(
+        status=status,
+        until=row.until if status == cases.StandingStatus.SUSPENDED else None,
+        reason=row.reason,
+    )
+
+
+async def actions_of(
+    info: Ctx, member: uuid.UUID, *, first: int | None, after: str | None
+) -> Connection[ModerationAction]:
+    """One page of the actions taken on the member, newest first (the caller may read
+    them: checked before)."""
+    size = page_size(first)
+    async with info.context.platform.db.read() as conn:
+        rows = await service.actions_of(conn, user_id=member, first=size, after=after)
+    return connection(
+        rows, first=size, node=ModerationAction.from_row, key=lambda row: (row.created_at, row.id)
+    )
+
+
 @strawberry.type(description="A member's report of another member.")
 class Report:
     id: strawberry.ID = strawberry.field(description="Stable id of the report.")
-    reporter: User = strawberry.field(description="Who filed it.")
-    reported_user: User = strawberry.field(description="Whom it is about.")
+    reporter: User | None = strawberry.field(description=f"Who filed it{GONE_MEMBER}.")
+    reported_user: User | None = strawberry.field(description=f"Whom it is about{GONE_MEMBER}.")
     reason: ReportReason = strawberry.field(description="Why the member was reported.")
     details: str | None = strawberry.field(description="What happened, in the reporter's words.")
     conversation_id: strawberry.ID | None = strawberry.field(
@@ -221,7 +234,7 @@ class Report:
 @strawberry.type(description="Screening found screened terms in a member's text: the evidence.")
 class ScreeningFlag:
     id: strawberry.ID = strawberry.field(description="Stable id of the flag.")
-    user: User = strawberry.field(description="Who wrote the text.")
+    user: User | None = strawberry.field(description=f"Who wrote the text{GONE_MEMBER}.")
     source: FlagSource = strawberry.field(description="Where the text was.")
     terms: list[str] = strawberry.field(description="The screened terms found, as listed.")
     text: str = strawberry.field(description="The text as written (up to 2,000 characters).")
@@ -249,7 +262,7 @@ class ScreeningFlag:
 class Appeal:
     id: strawberry.ID = strawberry.field(description="Stable id of the appeal.")
     action_id: strawberry.ID = strawberry.field(description="The action appealed.")
-    user: User = strawberry.field(description="The member who appealed.")
+    user: User | None = strawberry.field(description=f"The member who appealed{GONE_MEMBER}.")
     text: str = strawberry.field(description="What the member said.")
     status: AppealStatus = strawberry.field(description="PENDING, UPHELD or OVERTURNED.")
     created_at: datetime = strawberry.field(description="When it was filed.")
@@ -274,7 +287,7 @@ class Appeal:
 class ModerationAction:
     id: strawberry.ID = strawberry.field(description="Stable id of the action (appeal with it).")
     case_id: strawberry.ID = strawberry.field(description="The case it closed.")
-    user: User = strawberry.field(description="The member it was taken on.")
+    user: User | None = strawberry.field(description=f"The member it was taken on{GONE_MEMBER}.")
     action: ModerationActionKind = strawberry.field(description="WARN, SUSPEND, BAN or DISMISS.")
     until: datetime | None = strawberry.field(description="When a SUSPEND ends; null otherwise.")
     reason: str = strawberry.field(description="The moderator's reason, as the member sees it.")
@@ -308,7 +321,7 @@ class ModerationAction:
 )
 class ModerationCase:
     id: strawberry.ID = strawberry.field(description="Stable id of the case.")
-    user: User = strawberry.field(description="The member it is about.")
+    user: User | None = strawberry.field(description=f"The member it is about{GONE_MEMBER}.")
     status: CaseStatus = strawberry.field(description="OPEN, IN_REVIEW, ACTIONED or DISMISSED.")
     version: int = strawberry.field(description="Grows with every change to the case.")
     opened_at: datetime = strawberry.field(description="When the first evidence came.")

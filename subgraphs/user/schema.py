@@ -259,6 +259,17 @@ async def _sign_in(info: Ctx, account: AccountView, refresh_token: str) -> AuthP
     )
 
 
+def _with_appeal_token(info: Ctx, banned: service.Banned) -> Forbidden:
+    """The ban refusing a sign-in with the right password, with the appeal token that lets
+    the member read and appeal their ban (the one way a banned member may still act)."""
+    token = sessions.state_of(info.context).issuer.appeal_token(banned.user_id)
+    return Forbidden(
+        "This account is banned; `extensions.appealToken` lets you read why and appeal.",
+        **banned.details,
+        appealToken=token,
+    )
+
+
 @strawberry.enum(description="Where a member's account stands, as staff see it.")
 class AccountState(Enum):
     ACTIVE = "ACTIVE"
@@ -412,8 +423,12 @@ class Mutation:
         return await _sign_in(info, AccountView.from_row(account), refresh)
 
     @strawberry.mutation(
-        description="Signs in with email and password. A banned member is `FORBIDDEN` "
-        "(`extensions.reason` BANNED); a suspended one may sign in."
+        description="Signs in with email and password; a suspended member may sign in. A "
+        "banned member with the right password is `FORBIDDEN` (`extensions.reason` BANNED) "
+        "with `extensions.appealToken`: a bearer token, valid 15 minutes, that only reads "
+        "their moderation standing and actions (`myModerationStatus`, "
+        "`myModerationActions`) and appeals them (`appealAction`); anything else answers it "
+        "`UNAUTHENTICATED`."
     )
     async def login(
         self,
@@ -424,22 +439,26 @@ class Mutation:
         password: Annotated[str, strawberry.argument(description="The member's password.")],
     ) -> AuthPayload:
         platform, state = info.context.platform, sessions.state_of(info.context)
-        account, refresh = await sessions.sign_in(
-            platform.db,
-            platform.limiter,
-            state.limits,
-            service.SESSIONS,
-            email=email,
-            password=password,
-            address=info.context.client_address,
-            refresh_ttl_seconds=platform.settings.refresh_token_ttl_seconds,
-            authenticate=service.authenticate,
-        )
+        try:
+            account, refresh = await sessions.sign_in(
+                platform.db,
+                platform.limiter,
+                state.limits,
+                service.SESSIONS,
+                email=email,
+                password=password,
+                address=info.context.client_address,
+                refresh_ttl_seconds=platform.settings.refresh_token_ttl_seconds,
+                authenticate=service.authenticate,
+            )
+        except service.Banned as banned:
+            raise _with_appeal_token(info, banned) from None
         return await _sign_in(info, AccountView.from_row(account), refresh)
 
     @strawberry.mutation(
         description="Trades a refresh token for new tokens (it is single-use). A banned "
-        "member is `FORBIDDEN` and the token stays unspent."
+        "member is `FORBIDDEN` and the token stays unspent (`login` answers them an appeal "
+        "token)."
     )
     async def refresh_token(
         self,

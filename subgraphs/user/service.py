@@ -65,17 +65,27 @@ async def register(
     return account
 
 
+class Banned(Forbidden):
+    """`FORBIDDEN` (`extensions.reason` BANNED): moderation bans the member. It keeps the
+    member's id for the server (not in the answer), so that `login` can hand a member who
+    gave the right password an appeal token."""
+
+    def __init__(self, user_id: uuid.UUID) -> None:
+        super().__init__("This account is banned.", reason="BANNED")
+        self.user_id = user_id
+
+
 async def refuse_if_banned(session: AsyncSession, user_id: uuid.UUID) -> None:
-    """`FORBIDDEN` (`extensions.reason` BANNED) while moderation bans the member. A member
-    suspended for a while may still sign in: to see their standing and appeal."""
+    """`Banned` while moderation bans the member. A member suspended for a while may still
+    sign in: to see their standing and appeal."""
     suspended, until = await member_state.suspension_of(session, user_id)
     if suspended and until is None:
-        raise Forbidden("This account is banned.", reason="BANNED")
+        raise Banned(user_id)
 
 
 async def authenticate(session: AsyncSession, *, email: str, password: str) -> Account:
     """The account with these credentials, or `UNAUTHENTICATED`; a banned member with the
-    right password is `FORBIDDEN` (`extensions.reason` BANNED)."""
+    right password is `Banned` (only then: a wrong password never reveals a ban)."""
     account = (
         await session.exec(
             select(Account).where(

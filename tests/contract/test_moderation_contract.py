@@ -1,8 +1,9 @@
 """The moderation subgraph's contract: SDL, who is a member (only members can be reported),
 report rules and the per-reporter limit, case
 transitions, actions and the events they publish (read from the outbox), the standing's
-version order, appeals once, who may read what, screening handlers' idempotence, and the
-effects of a suspension in queuing and user."""
+version order, appeals once, who may read what (a banned member's appeal token: their own
+standing and actions, and appealing), screening handlers' idempotence, and the effects of a
+suspension in queuing and user."""
 
 from __future__ import annotations
 
@@ -797,6 +798,83 @@ async def test_an_upheld_appeal_leaves_the_action_and_dismissals_cannot_be_appea
         client, APPEAL, {"a": dismissed["takeModerationAction"]["id"], "t": "x"}, token=token
     )
     _refused(body, "BAD_USER_INPUT", "actionId")
+
+
+MINE = """
+{ myModerationStatus { status until reason }
+  myModerationActions { edges { node { id action reason appeal { id status } } } } }"""
+
+
+async def test_a_banned_members_appeal_token_reads_their_actions_and_appeals_only(
+    new_member: NewMember,
+    client: httpx.AsyncClient,
+    issuer: TokenIssuer,
+    staff_issuer: TokenIssuer,
+    db: Any,
+    acting: Acting,
+) -> None:
+    member, case_id = await reported(new_member, client, issuer, db)
+    ban = _ok(await act(client, acting.act, case_id, "BAN"))["takeModerationAction"]
+    appeal_token = issuer.appeal_token(member)  # what `login` answers the banned member
+
+    mine = _ok(await gql(client, MINE, token=appeal_token))
+    assert mine["myModerationStatus"] == {
+        "status": "BANNED",
+        "until": None,
+        "reason": "Abusive messages",
+    }
+    [action] = [edge["node"] for edge in mine["myModerationActions"]["edges"]]
+    assert action == {
+        "id": ban["id"],
+        "action": "BAN",
+        "reason": "Abusive messages",
+        "appeal": None,
+    }
+    # The member's own `User` fields take it too (as the gateway reaches them), not others'.
+    own = {"r": [{"__typename": "User", "id": str(member)}]}
+    status = _ok(await gql(client, STATUS, own, token=appeal_token))["_entities"][0]
+    assert status["moderationStatus"]["status"] == "BANNED"
+    someone = {"r": [{"__typename": "User", "id": str(await new_member())}]}
+    _refused(await gql(client, ACTIONS, someone, token=appeal_token), "FORBIDDEN")
+
+    # Every other field answers it UNAUTHENTICATED, saying what it is for.
+    for query, variables in (
+        (MY_REPORTS, {}),
+        (REPORT, {"u": str(await new_member()), "r": "SPAM"}),
+        (APPEALS, {}),
+    ):
+        refused = await gql(client, query, variables, token=appeal_token)
+        assert _refused(refused, "UNAUTHENTICATED") == {
+            "code": "UNAUTHENTICATED",
+            "reason": "APPEAL_ONLY",
+        }
+        assert "only lets a banned member appeal" in refused["errors"][0]["message"]
+    # A staff issuer's appeal token is no token at all.
+    forged = staff_issuer.appeal_token(member)
+    _refused(await gql(client, APPEAL, {"a": ban["id"], "t": "x"}, token=forged), "UNAUTHENTICATED")
+
+    appealed = await gql(client, APPEAL, {"a": ban["id"], "t": "Not me"}, token=appeal_token)
+    appeal = _ok(appealed)["appealAction"]
+    assert appeal["status"] == "PENDING" and appeal["actionId"] == ban["id"]
+    mine = _ok(await gql(client, MINE, token=appeal_token))
+    [action] = [edge["node"] for edge in mine["myModerationActions"]["edges"]]
+    assert action["appeal"] == {"id": appeal["id"], "status": "PENDING"}
+    _refused(
+        await gql(client, APPEAL, {"a": ban["id"], "t": "Again"}, token=appeal_token), "CONFLICT"
+    )
+
+
+async def test_my_standing_and_actions_are_the_callers_own_by_an_access_token_too(
+    new_member: NewMember, client: httpx.AsyncClient, issuer: TokenIssuer, db: Any, acting: Acting
+) -> None:
+    member, case_id = await reported(new_member, client, issuer, db)
+    warned = _ok(await act(client, acting.act, case_id, "WARN"))["takeModerationAction"]
+    mine = _ok(await gql(client, MINE, token=issuer.access_token(member)))
+    assert mine["myModerationStatus"] == {"status": "ACTIVE", "until": None, "reason": None}
+    assert [e["node"]["id"] for e in mine["myModerationActions"]["edges"]] == [warned["id"]]
+    stranger = _ok(await gql(client, MINE, token=issuer.access_token(uuid.uuid4())))
+    assert stranger["myModerationActions"]["edges"] == []
+    _refused(await gql(client, "{ myModerationStatus { status } }"), "UNAUTHENTICATED")
 
 
 # -- screening --------------------------------------------------------------------------

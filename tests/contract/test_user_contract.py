@@ -1,14 +1,18 @@
-"""The user subgraph's contract: its SDL, `_entities` by `id`, and who may see what."""
+"""The user subgraph's contract: its SDL, `_entities` by `id`, who may see what, and the
+appeal token a banned member gets instead of a session."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
 
+from kindred.auth import APPEAL_TOKEN_TTL_SECONDS, Identity
 from kindred.credentials import TokenIssuer
 from kindred.events import Event
 from kindred.sdl import export, subgraph_sdl_files
@@ -220,3 +224,100 @@ async def test_staff_read_members_accounts_and_members_never_do(
     body = await gql(user_subgraph, STAFF_MEMBER, {"id": first.id}, token=support)
     assert body["data"]["staffMember"]["state"] == "DELETED"
     assert body["data"]["staffMember"]["deletedAt"] is not None
+
+
+# -- a banned member's appeal token -----------------------------------------------------------
+
+LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }"
+REFRESH = "mutation($t: String!) { refreshToken(refreshToken: $t) { refreshToken } }"
+
+
+async def _ban(served: Served, member: str) -> None:
+    """`user.suspended` without an end (a ban) through the user subgraph's handler."""
+    event = Event(
+        topic=Topic.USER_SUSPENDED,
+        aggregate_id=member,
+        aggregate_version=1,
+        payload={
+            "user_id": member,
+            "until": None,
+            "reason": "Abusive messages",
+            "action_id": str(uuid.uuid4()),
+            "case_id": str(uuid.uuid4()),
+        },
+    )
+    async with served.platform.db.unit_of_work() as uow:
+        await HANDLERS[Topic.USER_SUSPENDED](uow, event)
+        await uow.commit()
+
+
+async def _from(
+    client: httpx.AsyncClient, address: str, query: str, variables: dict[str, str]
+) -> dict[str, Any]:
+    """`query` from a client address of its own (the session's tests share 127.0.0.1, and
+    the sign-in limits count per address)."""
+    response = await client.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"x-forwarded-for": address},
+    )
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _an_address() -> str:
+    a, b, c = secrets.token_bytes(3)
+    return f"10.{a}.{b}.{c}"
+
+
+async def test_a_banned_member_with_the_right_password_gets_an_appeal_token_only(
+    user_served: Served, user_subgraph: httpx.AsyncClient, issuer: TokenIssuer
+) -> None:
+    member = await register(user_subgraph)
+    await _ban(user_served, member.id)
+    address = _an_address()
+    credentials = {"e": member.email, "p": member.password}
+
+    refused = await _from(user_subgraph, address, LOGIN, credentials)
+    assert error_codes(refused) == ["FORBIDDEN"], refused
+    extensions = refused["errors"][0]["extensions"]
+    assert extensions["reason"] == "BANNED"
+    token = extensions["appealToken"]
+    identity = await user_served.platform.verifier.verify(token)
+    assert identity == Identity(user_id=member.id, appeal_only=True)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["iss"] == issuer.issuer and claims["typ"] == "appeal"
+    assert claims["exp"] - claims["iat"] == APPEAL_TOKEN_TTL_SECONDS
+
+    # The wrong password says only that: no ban, no token.
+    wrong = await _from(user_subgraph, address, LOGIN, {**credentials, "p": "not the password"})
+    assert error_codes(wrong) == ["UNAUTHENTICATED"], wrong
+    assert wrong["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
+    # Refreshing a session hands out none either.
+    body = await _from(user_subgraph, address, REFRESH, {"t": member.refresh_token})
+    assert body["errors"][0]["extensions"] == {"code": "FORBIDDEN", "reason": "BANNED"}
+
+    # The token is no access token: the user subgraph answers it nothing.
+    for query, variables in (
+        ("{ me { id } }", {}),
+        (ENTITIES, {"representations": [{"__typename": "User", "id": member.id}]}),
+    ):
+        body = await gql(user_subgraph, query, variables, token=token)
+        assert error_codes(body) == ["UNAUTHENTICATED"], body
+        assert body["errors"][0]["extensions"]["reason"] == "APPEAL_ONLY"
+        assert "only lets a banned member appeal" in body["errors"][0]["message"]
+
+
+async def test_the_sign_in_limits_come_before_the_appeal_token(
+    user_served: Served, user_subgraph: httpx.AsyncClient
+) -> None:
+    member = await register(user_subgraph)
+    await _ban(user_served, member.id)
+    address = _an_address()
+    for _ in range(user_served.platform.settings.login_account_failures):
+        wrong = {"e": member.email, "p": "not the password"}
+        assert error_codes(await _from(user_subgraph, address, LOGIN, wrong)) == ["UNAUTHENTICATED"]
+    right = {"e": member.email, "p": member.password}
+    limited = await _from(user_subgraph, address, LOGIN, right)
+    assert error_codes(limited) == ["RATE_LIMITED"], limited
+    assert "appealToken" not in limited["errors"][0]["extensions"]

@@ -1,9 +1,11 @@
 """Moderation through the one endpoint: a report, a moderator's suspension that every
-subgraph obeys until it ends by itself, a ban that ends signing in, and screening that
-raises a case from a message with the evidence."""
+subgraph obeys until it ends by itself, a ban that ends signing in (but not appealing, with
+the appeal token `login` answers), and screening that raises a case from a message with the
+evidence."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,6 +16,7 @@ import pytest
 
 from kindred.devstack.stack import Stack
 from kindred.staff import Role
+from tests.communication_support import SubscriptionClosed, subscription
 from tests.e2e.conftest import wait_for_consumer
 from tests.matchmaking_support import put_match_created
 from tests.staff_support import new_staff
@@ -46,6 +49,18 @@ mutation($c: ID!, $t: String!, $k: String!) {
 }"""
 CHATS = "{ me { conversations { edges { node { id } } } } }"
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }"
+MINE = """
+{ myModerationStatus { status reason }
+  myModerationActions { edges { node { id action appeal { status } } } } }"""
+APPEAL = 'mutation($a: ID!) { appealAction(actionId: $a, text: "It was not me") { id status } }'
+OVERTURN = """
+mutation($a: ID!, $k: String!) {
+  actOnAppeal(appealId: $a, decision: OVERTURNED, idempotencyKey: $k) { id outcome }
+}"""
+STANDING = """
+{ me { moderationStatus { status until }
+       moderationActions { edges { node { id overturned appeal { status } } } } } }"""
+TYPING = "subscription($c: ID!) { typing(conversationId: $c) { at } }"
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +107,9 @@ async def open_case_of(
         body = await gql(gateway, CASES, token=moderator)
         assert "errors" not in body, body
         edges = body["data"]["moderationCases"]["edges"]
-        return next((e["node"] for e in edges if e["node"]["user"]["id"] == member.id), None)
+        # A case about a member whose account is gone has a null user.
+        mine = (e["node"] for e in edges if (e["node"]["user"] or {}).get("id") == member.id)
+        return next(mine, None)
 
     case: dict[str, Any] = await eventually(find, within=30, what=what)
     return case
@@ -110,6 +127,20 @@ async def file_report(
         what="moderation knows the member",
     )
     assert "errors" not in body, body
+    return body
+
+
+async def sign_in(gateway: httpx.AsyncClient, member: Member) -> dict[str, Any]:
+    """`login` as the member, each time from an address of its own: waiting for an event by
+    signing in again and again is not the guessing the per-address sign-in limit counts."""
+    variables = {"e": member.email, "p": member.password}
+    address = f"198.51.100.{secrets.randbelow(250) + 1}"
+    response = await gateway.post(
+        "/graphql",
+        json={"query": LOGIN, "variables": variables},
+        headers={"x-forwarded-for": address},
+    )
+    body: dict[str, Any] = response.json()
     return body
 
 
@@ -168,7 +199,7 @@ async def test_a_suspended_member_cannot_queue_or_send_until_the_period_ends(
     assert status["data"]["me"]["moderationStatus"] == {"status": "ACTIVE", "until": None}
 
 
-async def test_a_banned_member_cannot_sign_in(
+async def test_a_banned_member_cannot_sign_in_but_appeals_with_the_token_login_gives(
     moderation_stack: Stack, gateway: httpx.AsyncClient, moderator: str
 ) -> None:
     offender = await register(gateway, displayName="Max")
@@ -179,16 +210,51 @@ async def test_a_banned_member_cannot_sign_in(
     acted = await gql(gateway, ACT, variables, token=moderator)
     assert "errors" not in acted, acted
 
-    credentials = {"e": offender.email, "p": offender.password}
     refused = await eventually(
-        lambda: gql(gateway, LOGIN, credentials),
+        lambda: sign_in(gateway, offender),
         lambda body: error_codes(body) == ["FORBIDDEN"],
         what="login refused",
     )
     assert refused["errors"][0]["extensions"]["reason"] == "BANNED"
+    appeal_token = refused["errors"][0]["extensions"]["appealToken"]
     # The reporter signs in as ever.
     login = await gql(gateway, LOGIN, {"e": reporter.email, "p": reporter.password})
     assert "errors" not in login, login
+
+    # The appeal token reads why, and appeals the ban; it is no access token anywhere else.
+    mine = await gql(gateway, MINE, token=appeal_token)
+    assert "errors" not in mine, mine
+    assert mine["data"]["myModerationStatus"] == {"status": "BANNED", "reason": "Abusive messages"}
+    [ban] = [edge["node"] for edge in mine["data"]["myModerationActions"]["edges"]]
+    assert ban["action"] == "BAN" and ban["appeal"] is None
+    for query in ("{ me { id } }", "{ myReports { edges { node { id } } } }"):
+        body = await gql(gateway, query, token=appeal_token)
+        assert error_codes(body) == ["UNAUTHENTICATED"], body
+    with pytest.raises(SubscriptionClosed) as closed:
+        chat = f"{moderation_stack.subgraph_url('communication')}/graphql"
+        async with subscription(chat, TYPING, {"c": str(uuid.uuid4())}, token=appeal_token):
+            pass
+    assert closed.value.code == 4401 and "banned member appeal" in closed.value.reason
+    appealed = await gql(gateway, APPEAL, {"a": ban["id"]}, token=appeal_token)
+    assert "errors" not in appealed, appealed
+    appeal = appealed["data"]["appealAction"]
+    assert appeal["status"] == "PENDING"
+
+    # A moderator overturns it: the ban ends everywhere, and the member signs in again.
+    decision = {"a": appeal["id"], "k": uuid.uuid4().hex}
+    decided = await gql(gateway, OVERTURN, decision, token=moderator)
+    assert "errors" not in decided, decided
+    signed_in = await eventually(
+        lambda: sign_in(gateway, offender),
+        lambda body: "errors" not in body,
+        what="login allowed again",
+    )
+    token = signed_in["data"]["login"]["accessToken"]
+    me = await gql(gateway, STANDING, token=token)
+    assert "errors" not in me, me
+    assert me["data"]["me"]["moderationStatus"] == {"status": "ACTIVE", "until": None}
+    [overturned] = [edge["node"] for edge in me["data"]["me"]["moderationActions"]["edges"]]
+    assert overturned == {"id": ban["id"], "overturned": True, "appeal": {"status": "OVERTURNED"}}
 
 
 async def test_a_message_with_a_disguised_screened_term_raises_a_case_with_the_evidence(
@@ -208,3 +274,37 @@ async def test_a_message_with_a_disguised_screened_term_raises_a_case_with_the_e
         "conversationId": conversation,
         "messageId": sent["data"]["sendMessage"]["id"],
     }
+
+
+async def test_a_report_outlives_the_reported_members_account(
+    gateway: httpx.AsyncClient, moderator: str
+) -> None:
+    """The reporter's reports and the moderators' cases still list once the reported member
+    deletes their account, that member as a null user (a non-null one failed each list)."""
+    reporter = await register(gateway)
+    offender = await register(gateway)
+    filed = await file_report(gateway, reporter, offender)
+    case = await open_case_of(gateway, moderator, offender)
+    deleted = await gql(gateway, "mutation { deleteAccount }", token=offender.access_token)
+    assert deleted == {"data": {"deleteAccount": True}}
+
+    mine = await gql(
+        gateway,
+        "{ myReports { edges { node { id reportedUser { displayName } } } } }",
+        token=reporter.access_token,
+    )
+    assert mine == {
+        "data": {
+            "myReports": {
+                "edges": [{"node": {"id": filed["data"]["report"]["id"], "reportedUser": None}}]
+            }
+        }
+    }, mine
+    cases = await gql(gateway, CASES, token=moderator)
+    assert "errors" not in cases, cases
+    [listed] = [
+        e["node"]
+        for e in cases["data"]["moderationCases"]["edges"]
+        if e["node"]["id"] == case["id"]
+    ]
+    assert listed["user"] is None, listed
