@@ -10,46 +10,13 @@ from typing import Any, cast
 import jwt
 import pytest
 import strawberry
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from kindred.auth import APPEAL_TOKEN_TTL_SECONDS, Identity, TokenVerifier
+from kindred.auth import APPEAL_TOKEN_TTL_SECONDS, Identity
 from kindred.context import APPEAL_ONLY, RequestContext
-from kindred.credentials import TokenIssuer
 from kindred.errors import Unauthenticated
 from kindred.graphql import build_schema
 from kindred.staff import Scope, staff_field
-
-
-def _issuer(name: str) -> TokenIssuer:
-    return TokenIssuer(ec.generate_private_key(ec.SECP256R1()), issuer=name, ttl_seconds=60)
-
-
-MEMBERS = _issuer("kindred-user")
-STAFF = _issuer("kindred-admin")
-
-
-def _verifier() -> TokenVerifier:
-    def keys(issuer: TokenIssuer) -> Any:
-        async def jwks() -> dict[str, Any]:
-            return issuer.jwks()
-
-        return jwks
-
-    return TokenVerifier(
-        {"kindred-user": keys(MEMBERS), "kindred-admin": keys(STAFF)},
-        staff_issuers=["kindred-admin"],
-        min_refresh_interval=0,
-    )
-
-
-def _verify(token: str) -> Identity:
-    return asyncio.run(_verifier().verify(token))
-
-
-def _signed(issuer: TokenIssuer, extra: dict[str, Any], ttl: int = 60) -> str:
-    """A token of `issuer` with `extra` claims (as no issuer of Kindred's would sign)."""
-    return issuer._sign({**issuer._claims(uuid.uuid4(), None, ttl), **extra})
-
+from tests.unit.issuers import MEMBERS, STAFF, signed, verifier, verify
 
 # -- verification ---------------------------------------------------------------------------
 
@@ -62,46 +29,46 @@ def test_an_appeal_token_verifies_as_appeal_only_for_its_member() -> None:
     assert claims["iss"] == "kindred-user" and claims["aud"] == "kindred" and claims["jti"]
     assert claims["exp"] - claims["iat"] == APPEAL_TOKEN_TTL_SECONDS == 15 * 60
     assert jwt.get_unverified_header(token)["kid"] == MEMBERS.kid_str
-    identity = _verify(token)
+    identity = verify(token)
     assert identity == Identity(user_id=str(member), appeal_only=True)
-    assert not _verify(MEMBERS.access_token(member)).appeal_only
+    assert not verify(MEMBERS.access_token(member)).appeal_only
 
 
 def test_the_verified_token_cache_keeps_each_kind() -> None:
-    verifier, member = _verifier(), uuid.uuid4()
+    checker, member = verifier(), uuid.uuid4()
     appeal, access = MEMBERS.appeal_token(member), MEMBERS.access_token(member)
 
     async def scenario() -> None:
-        first = await verifier.verify(appeal)
-        assert (await verifier.verify(access)).appeal_only is False
-        remembered = await verifier.verify(appeal)
+        first = await checker.verify(appeal)
+        assert (await checker.verify(access)).appeal_only is False
+        remembered = await checker.verify(appeal)
         assert remembered is first and remembered.appeal_only
-        assert (await verifier.verify(access)).appeal_only is False
+        assert (await checker.verify(access)).appeal_only is False
 
     asyncio.run(scenario())
 
 
 def test_a_staff_issuers_appeal_token_is_refused() -> None:
     with pytest.raises(Unauthenticated, match="Only a member's token may be an appeal token"):
-        _verify(STAFF.appeal_token(uuid.uuid4()))
+        verify(STAFF.appeal_token(uuid.uuid4()))
 
 
 def test_an_expired_appeal_token_is_refused() -> None:
     sixteen_minutes_ago = datetime.now(UTC) - timedelta(minutes=16)
     with pytest.raises(Unauthenticated, match="expired"):
-        _verify(MEMBERS.appeal_token(uuid.uuid4(), now=sixteen_minutes_ago))
+        verify(MEMBERS.appeal_token(uuid.uuid4(), now=sixteen_minutes_ago))
 
 
 @pytest.mark.parametrize("typ", ["refresh", "Appeal", "", None])
 def test_a_token_of_another_type_is_refused(typ: str | None) -> None:
     with pytest.raises(Unauthenticated, match="not an access token"):
-        _verify(_signed(MEMBERS, {"typ": typ}))
+        verify(signed(MEMBERS, {"typ": typ}))
 
 
 def test_an_appeal_token_lives_fifteen_minutes_at_most() -> None:
-    long_lived = _signed(MEMBERS, {"typ": "appeal"}, ttl=APPEAL_TOKEN_TTL_SECONDS + 60)
+    long_lived = signed(MEMBERS, {"typ": "appeal"}, ttl=APPEAL_TOKEN_TTL_SECONDS + 60)
     with pytest.raises(Unauthenticated, match=f"at most {APPEAL_TOKEN_TTL_SECONDS} seconds"):
-        _verify(long_lived)
+        verify(long_lived)
 
 
 # -- where it is accepted ---------------------------------------------------------------------

@@ -8,46 +8,19 @@ from typing import Any, cast
 import jwt
 import pytest
 import strawberry
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from kindred.auth import (
     ACTION_CLAIM,
     ACTION_TOKEN_TTL_SECONDS,
     AUDIT_CLAIM,
     Identity,
-    TokenVerifier,
 )
 from kindred.context import RequestContext
 from kindred.credentials import TokenIssuer
 from kindred.errors import Unauthenticated
 from kindred.graphql import build_schema
 from kindred.staff import Role, Scope, scopes_for, staff_field, staff_mutation
-
-
-def _issuer(name: str) -> TokenIssuer:
-    return TokenIssuer(ec.generate_private_key(ec.SECP256R1()), issuer=name, ttl_seconds=60)
-
-
-MEMBERS = _issuer("kindred-user")
-STAFF = _issuer("kindred-admin")
-
-
-def _verifier() -> TokenVerifier:
-    def keys(issuer: TokenIssuer) -> Any:
-        async def jwks() -> dict[str, Any]:
-            return issuer.jwks()
-
-        return jwks
-
-    return TokenVerifier(
-        {"kindred-user": keys(MEMBERS), "kindred-admin": keys(STAFF)},
-        staff_issuers=["kindred-admin"],
-        min_refresh_interval=0,
-    )
-
-
-def _verify(token: str) -> Identity:
-    return asyncio.run(_verifier().verify(token))
+from tests.unit.issuers import MEMBERS, STAFF, issuer, signed, verify
 
 
 def test_roles_grant_their_scopes() -> None:
@@ -64,27 +37,27 @@ def test_roles_grant_their_scopes() -> None:
 def test_a_staff_token_names_staff_and_their_scopes() -> None:
     staff_id = uuid.uuid4()
     token = STAFF.access_token(staff_id, roles=["support"], scopes=["members:read", "cases:read"])
-    identity = _verify(token)
+    identity = verify(token)
     assert identity.staff and identity.user_id == str(staff_id)
     assert identity.roles == {"support"}
     assert identity.scopes == {"members:read", "cases:read"}
 
 
 def test_a_member_token_is_not_staff_and_may_not_claim_scopes() -> None:
-    assert not _verify(MEMBERS.access_token(uuid.uuid4())).staff
+    assert not verify(MEMBERS.access_token(uuid.uuid4())).staff
     with pytest.raises(Unauthenticated, match="no scopes"):
-        _verify(MEMBERS.access_token(uuid.uuid4(), scopes=["analytics:read"]))
+        verify(MEMBERS.access_token(uuid.uuid4(), scopes=["analytics:read"]))
 
 
 def test_the_member_key_cannot_sign_for_the_staff_issuer() -> None:
     forged = TokenIssuer(MEMBERS._key, issuer="kindred-admin", ttl_seconds=60)
     with pytest.raises(Unauthenticated, match="unknown key"):
-        _verify(forged.access_token(uuid.uuid4(), scopes=["staff:manage"]))
+        verify(forged.access_token(uuid.uuid4(), scopes=["staff:manage"]))
 
 
 def test_an_unknown_issuer_is_refused() -> None:
     with pytest.raises(Unauthenticated, match="issuer"):
-        _verify(_issuer("someone-else").access_token(uuid.uuid4()))
+        verify(issuer("someone-else").access_token(uuid.uuid4()))
 
 
 @strawberry.type
@@ -147,12 +120,12 @@ def test_an_action_token_names_its_audit_entry_and_only_its_scope() -> None:
     assert claims[AUDIT_CLAIM] == str(audit_id) and "roles" not in claims
     assert claims[ACTION_CLAIM] == "takeModerationAction"
     assert claims["exp"] - claims["iat"] == ACTION_TOKEN_TTL_SECONDS
-    identity = _verify(token)
+    identity = verify(token)
     assert identity.staff and identity.user_id == str(staff_id)
     assert identity.scopes == {"cases:act"} and identity.audit_id == str(audit_id)
     assert identity.action == "takeModerationAction"
     # A staff member's own token names no audit entry and no mutation.
-    own = _verify(STAFF.access_token(staff_id, scopes=["cases:act"]))
+    own = verify(STAFF.access_token(staff_id, scopes=["cases:act"]))
     assert own.audit_id is None and own.action is None
     with pytest.raises(ValueError, match="scope"):
         STAFF.action_token(staff_id, scopes=[], audit_id=audit_id, mutation="startCaseReview")
@@ -162,33 +135,28 @@ def test_an_action_token_names_its_audit_entry_and_only_its_scope() -> None:
 
 def test_only_an_action_token_names_a_mutation_and_it_must() -> None:
     with pytest.raises(Unauthenticated, match="Only an action token"):
-        _verify(_signed(STAFF, {"scope": "cases:act", ACTION_CLAIM: "startCaseReview"}))
+        verify(signed(STAFF, {"scope": "cases:act", ACTION_CLAIM: "startCaseReview"}))
     with pytest.raises(Unauthenticated, match="names the one mutation"):
-        _verify(_signed(STAFF, {"scope": "cases:act", AUDIT_CLAIM: "entry"}))
+        verify(signed(STAFF, {"scope": "cases:act", AUDIT_CLAIM: "entry"}))
     with pytest.raises(Unauthenticated, match="names the one mutation"):
-        _verify(_signed(STAFF, {"scope": "cases:act", AUDIT_CLAIM: "entry", ACTION_CLAIM: 3}))
-
-
-def _signed(issuer: TokenIssuer, extra: dict[str, Any], ttl: int = 60) -> str:
-    """A token of `issuer` with `extra` claims (as no issuer of Kindred's would sign)."""
-    return issuer._sign({**issuer._claims(uuid.uuid4(), None, ttl), **extra})
+        verify(signed(STAFF, {"scope": "cases:act", AUDIT_CLAIM: "entry", ACTION_CLAIM: 3}))
 
 
 def test_a_member_token_may_not_name_an_audit_entry() -> None:
     with pytest.raises(Unauthenticated, match="names no audit entry"):
-        _verify(_signed(MEMBERS, {AUDIT_CLAIM: str(uuid.uuid4())}))
+        verify(signed(MEMBERS, {AUDIT_CLAIM: str(uuid.uuid4())}))
 
 
 @pytest.mark.parametrize("value", ["", "  ", 7, ["a"]])
 def test_a_malformed_audit_claim_is_refused(value: Any) -> None:
     with pytest.raises(Unauthenticated, match="malformed"):
-        _verify(_signed(STAFF, {"scope": "cases:act", AUDIT_CLAIM: value}))
+        verify(signed(STAFF, {"scope": "cases:act", AUDIT_CLAIM: value}))
 
 
 def test_an_action_token_lives_a_minute_at_most() -> None:
-    long_lived = _signed(STAFF, {"scope": "cases:act", AUDIT_CLAIM: "entry"}, ttl=3600)
+    long_lived = signed(STAFF, {"scope": "cases:act", AUDIT_CLAIM: "entry"}, ttl=3600)
     with pytest.raises(Unauthenticated, match="at most 60 seconds"):
-        _verify(long_lived)
+        verify(long_lived)
 
 
 @strawberry.type
