@@ -22,8 +22,9 @@ request, less what it spends idle (measured with no load for 4 s just before eac
 path's warm-up: consumers polling, schedulers), so each figure is what the requests
 cost; "kernel, other" is the rest of the machine's busy time (what no process is charged
 for), so a row's total is the whole machine's. From it, the last table models what
-bounds each path (the machine's spare cores, or its busiest process on one core) and
-each gateway's ceiling: the ratio it would reach if the gateway cost no CPU at all.
+bounds each path (the machine's spare cores, or its busiest process on one core),
+each gateway's ceiling (the ratio it would reach if the gateway cost no CPU at all) and
+the ratio both paths would give on a machine of 4 cores.
 
 Every member's answer is checked on every path before measuring; during the run the wrk
 script counts answers that are not 200 or carry `errors`.
@@ -433,6 +434,10 @@ def report(measured: dict[str, Any]) -> dict[str, Any]:
     return measured
 
 
+# The machine the last column of the model imagines: as this one, with more cores.
+MODELLED_CORES = 4
+
+
 def cpu_model(results: dict[str, Any]) -> dict[str, Any]:
     """Each path's throughput as its CPU per request predicts it, and the gateways' ceiling.
 
@@ -440,23 +445,26 @@ def cpu_model(results: dict[str, Any]) -> dict[str, Any]:
     stack burns idle, over the path's CPU per request) or its busiest process (one core:
     a subgraph is one Python process), which is what bounds the direct path. The ceiling
     is the same with the gateway's own CPU taken out: what no faster gateway can beat on
-    these subgraphs, as a ratio to the direct path's measured req/s."""
+    these subgraphs, as a ratio to the direct path's measured req/s. The last column models
+    both paths on a machine of MODELLED_CORES cores (the same CPU per request): there the
+    direct path stays bound by its one process, and a gateway path by its busiest."""
     cores = os.cpu_count() or 1
     not_processes = {"client", "kernel, other"}
 
-    def spare(path: str) -> float:
-        return cores - results[path]["idle_cpu_ms_per_s"][MACHINE] / 1000
+    def spare(path: str, on: int = cores) -> float:
+        return on - results[path]["idle_cpu_ms_per_s"][MACHINE] / 1000
 
     def busiest(cpu: dict[str, float], leave_out: frozenset[str] = frozenset()) -> str:
         return max((k for k in cpu if k not in not_processes | leave_out), key=cpu.__getitem__)
 
-    def bound(path: str, leave_out: frozenset[str] = frozenset()) -> float:
+    def bound(path: str, leave_out: frozenset[str] = frozenset(), on: int = cores) -> float:
         cpu = results[path]["cpu_ms_per_request"]
-        machine = 1000 * spare(path) / sum(v for k, v in cpu.items() if k not in leave_out)
+        machine = 1000 * spare(path, on) / sum(v for k, v in cpu.items() if k not in leave_out)
         return min(machine, 1000 / cpu[busiest(cpu, leave_out)])
 
     direct_paths = ("direct (before)", "direct (after)")
     direct = sum(results[path]["req_per_s"] for path in direct_paths) / 2
+    direct_on_more = sum(bound(path, on=MODELLED_CORES) for path in direct_paths) / 2
     model: dict[str, Any] = {}
     rows = []
     for path, r in results.items():
@@ -472,6 +480,8 @@ def cpu_model(results: dict[str, Any]) -> dict[str, Any]:
         if path not in direct_paths:
             figures["modelled_ratio"] = round(modelled / direct, 3)
             figures["ceiling_ratio"] = round(bound(path, frozenset({"gateway"})) / direct, 3)
+            on_more = bound(path, on=MODELLED_CORES) / direct_on_more
+            figures[f"modelled_ratio_on_{MODELLED_CORES}_cores"] = round(on_more, 3)
         model[path] = figures
         rows.append(
             [
@@ -483,6 +493,7 @@ def cpu_model(results: dict[str, Any]) -> dict[str, Any]:
                 modelled,
                 figures.get("modelled_ratio", ""),
                 figures.get("ceiling_ratio", ""),
+                figures.get(f"modelled_ratio_on_{MODELLED_CORES}_cores", ""),
             ]
         )
     print_table(
@@ -497,6 +508,7 @@ def cpu_model(results: dict[str, Any]) -> dict[str, Any]:
             "req/s modelled",
             "ratio modelled",
             "ceiling (gateway at 0 CPU)",
+            f"ratio modelled on {MODELLED_CORES} cores",
         ],
         rows,
     )
