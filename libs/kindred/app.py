@@ -17,7 +17,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocketDisconnected as ClosedWebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -81,6 +83,13 @@ class _TransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
             await self.handle_invalid_message(problem)
             return
         await super().handle_message(message)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        # An operation that answers after the socket closed (the client left, or a message
+        # of another shape closed it) has no one to tell: not a failure to log.
+        if isinstance(error, ClosedWebSocket | WebSocketDisconnected):
+            return
+        await super().handle_task_exception(error)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         # A WebSocket carries no per-message headers: the token rides in connection_init.
