@@ -35,7 +35,6 @@ def driver_url(url: str, driver: str = "psycopg") -> str:
     return f"postgresql+{driver}://{rest}" if scheme in {"postgresql", "postgres"} else url
 
 
-@functools.cache
 def refused_nul(error: BaseException) -> bool:
     """Whether `error` is PostgreSQL (or its driver) refusing text with a NUL character
     (U+0000), which no text or jsonb value holds: the client's input, not a fault."""
@@ -45,6 +44,7 @@ def refused_nul(error: BaseException) -> bool:
     return isinstance(cause, psycopg.DataError) and "NUL (0x00)" in str(cause)
 
 
+@functools.cache
 def _driver_sql(statement: Executable) -> str:
     """A statement as PostgreSQL SQL with `%(name)s` parameters, compiled once."""
     return str(statement.compile(dialect=postgresql.dialect()))  # type: ignore[attr-defined]
