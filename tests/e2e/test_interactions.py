@@ -126,9 +126,14 @@ async def test_after_a_block_or_a_pass_the_two_are_not_matched_again(
 
     if kind == "block":
         conversation_id = match["conversation"]["id"]
+        # A new send each try: a retry of one the block came too late for (the same
+        # clientMessageId) is answered with that message, as sent.
         refused = await eventually(
             lambda: gql(
-                gateway, SEND, {"c": conversation_id, "t": "hi?", "k": "k1"}, token=ben.access_token
+                gateway,
+                SEND,
+                {"c": conversation_id, "t": "hi?", "k": uuid.uuid4().hex},
+                token=ben.access_token,
             ),
             lambda answer: error_codes(answer) == ["FORBIDDEN"],
             what="the send refused",
