@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import inspect
 import json
+import secrets
 import subprocess
 import time
 import uuid
@@ -48,15 +49,26 @@ async def gql(
     *,
     token: str | None = None,
     path: str = "/graphql",
+    address: str | None = None,
 ) -> dict[str, Any]:
-    """POSTs a GraphQL request; asserts the transport answered (never a 5xx)."""
+    """POSTs a GraphQL request; asserts the transport answered (never a 5xx). `address`
+    is the client's (`X-Forwarded-For`), for the sign-in limits that count per address."""
     headers = {"authorization": f"Bearer {token}"} if token else {}
+    if address is not None:
+        headers["x-forwarded-for"] = address
     response = await client.post(
         path, json={"query": query, "variables": variables or {}}, headers=headers
     )
     assert response.status_code < 500, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def fresh_address() -> str:
+    """A client address no other test uses (10/8: not a trusted proxy), so a test's
+    sign-ins never add up against another's per-address limit."""
+    a, b, c = secrets.token_bytes(3)
+    return f"10.{a}.{b}.{c}"
 
 
 def error_codes(body: dict[str, Any]) -> list[str]:

@@ -146,13 +146,7 @@ async def staff_login(client: httpx.AsyncClient, email: str, password: str) -> d
     """`staffLogin` from an address of its own (through the trusted proxy's header), so
     the tests' sign-ins do not add up against one address's limit."""
     address = f"198.51.100.{secrets.randbelow(250) + 1}"
-    response = await client.post(
-        "/graphql",
-        json={"query": LOGIN, "variables": {"e": email, "p": password}},
-        headers={"x-forwarded-for": address},
-    )
-    body: dict[str, Any] = response.json()
-    return body
+    return await gql(client, LOGIN, {"e": email, "p": password}, address=address)
 
 
 def audit_rows(db: psycopg.Connection[Any], **where: Any) -> list[Any]:

@@ -17,7 +17,7 @@ import pytest
 
 from kindred.settings import Settings
 from tests.contract.conftest import Served
-from tests.support import Member, error_codes, register
+from tests.support import Member, error_codes, fresh_address, gql, register
 
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }"
 REFRESH = "mutation($t: String!) { refreshToken(refreshToken: $t) { refreshToken } }"
@@ -28,33 +28,14 @@ def settings(user_served: Served) -> Settings:
     return user_served.platform.settings
 
 
-def fresh_address() -> str:
-    """A client address no other test uses (10/8 is not a trusted proxy)."""
-    a, b, c = secrets.token_bytes(3)
-    return f"10.{a}.{b}.{c}"
-
-
 def fresh_email() -> str:
     return f"nobody-{uuid.uuid4().hex[:12]}@example.com"
-
-
-async def call(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any], *, address: str
-) -> dict[str, Any]:
-    response = await client.post(
-        "/graphql",
-        json={"query": query, "variables": variables},
-        headers={"x-forwarded-for": address},
-    )
-    assert response.status_code < 500, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def login(
     client: httpx.AsyncClient, email: str, password: str, *, address: str
 ) -> dict[str, Any]:
-    return await call(client, LOGIN, {"e": email, "p": password}, address=address)
+    return await gql(client, LOGIN, {"e": email, "p": password}, address=address)
 
 
 def refusal(body: dict[str, Any]) -> dict[str, Any]:
@@ -195,7 +176,7 @@ async def test_aliased_logins_in_one_document_count_one_each(
         for i in range(attempts + 2)
     )
     address = fresh_address()
-    body = await call(user_subgraph, f"mutation {{ {fields} }}", {}, address=address)
+    body = await gql(user_subgraph, f"mutation {{ {fields} }}", {}, address=address)
     # Mutation fields run one after the other; the first refused one ends the document
     # (`login` is non-null), so every field before it was one counted attempt.
     error = refusal(body)
@@ -213,7 +194,7 @@ async def test_a_document_of_wrong_passwords_makes_one_guess(
         f'a{i}: login(email: "{member.email}", password: "wrong {i}") {{ accessToken }}'
         for i in range(failures + 3)
     )
-    body = await call(user_subgraph, f"mutation {{ {fields} }}", {}, address=fresh_address())
+    body = await gql(user_subgraph, f"mutation {{ {fields} }}", {}, address=fresh_address())
     assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
         (["a0"], "UNAUTHENTICATED")
     ]
@@ -232,16 +213,16 @@ async def test_bad_refresh_tokens_are_limited_per_address(
     member = await register(user_subgraph)
     guesser = fresh_address()
     for _ in range(settings.login_address_attempts):
-        body = await call(user_subgraph, REFRESH, {"t": secrets.token_urlsafe(32)}, address=guesser)
+        body = await gql(user_subgraph, REFRESH, {"t": secrets.token_urlsafe(32)}, address=guesser)
         assert error_codes(body) == ["UNAUTHENTICATED"]
 
     error = refusal(
-        await call(user_subgraph, REFRESH, {"t": secrets.token_urlsafe(32)}, address=guesser)
+        await gql(user_subgraph, REFRESH, {"t": secrets.token_urlsafe(32)}, address=guesser)
     )
     assert_retry_after(error, settings.login_address_window_seconds)
     assert "from your network" in error["message"]
-    refusal(await call(user_subgraph, REFRESH, {"t": member.refresh_token}, address=guesser))
-    body = await call(user_subgraph, REFRESH, {"t": member.refresh_token}, address=fresh_address())
+    refusal(await gql(user_subgraph, REFRESH, {"t": member.refresh_token}, address=guesser))
+    body = await gql(user_subgraph, REFRESH, {"t": member.refresh_token}, address=fresh_address())
     assert "errors" not in body, body
 
 
@@ -252,13 +233,13 @@ async def test_failed_refreshes_of_one_account_are_limited(
     rotated = await _rotate(user_subgraph, member)
     failures = settings.login_account_failures
     for _ in range(failures):  # the spent token, again and again, from many addresses
-        body = await call(
+        body = await gql(
             user_subgraph, REFRESH, {"t": member.refresh_token}, address=fresh_address()
         )
         assert error_codes(body) == ["UNAUTHENTICATED"]
 
     for token in (member.refresh_token, rotated):
-        error = refusal(await call(user_subgraph, REFRESH, {"t": token}, address=fresh_address()))
+        error = refusal(await gql(user_subgraph, REFRESH, {"t": token}, address=fresh_address()))
         assert_retry_after(error, settings.login_account_window_seconds)
         assert "for this account" in error["message"]
 
@@ -268,17 +249,15 @@ async def test_reusing_a_spent_refresh_token_still_ends_every_session(
 ) -> None:
     member = await register(user_subgraph)
     rotated = await _rotate(user_subgraph, member)
-    reused = await call(
-        user_subgraph, REFRESH, {"t": member.refresh_token}, address=fresh_address()
-    )
+    reused = await gql(user_subgraph, REFRESH, {"t": member.refresh_token}, address=fresh_address())
     assert error_codes(reused) == ["UNAUTHENTICATED"]
     assert "already used" in reused["errors"][0]["message"]
-    after = await call(user_subgraph, REFRESH, {"t": rotated}, address=fresh_address())
+    after = await gql(user_subgraph, REFRESH, {"t": rotated}, address=fresh_address())
     assert error_codes(after) == ["UNAUTHENTICATED"]
 
 
 async def _rotate(client: httpx.AsyncClient, member: Member) -> str:
-    body = await call(client, REFRESH, {"t": member.refresh_token}, address=fresh_address())
+    body = await gql(client, REFRESH, {"t": member.refresh_token}, address=fresh_address())
     assert "errors" not in body, body
     token: str = body["data"]["refreshToken"]["refreshToken"]
     return token

@@ -3,11 +3,9 @@ appeal token a banned member gets instead of a session."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import jwt
@@ -20,7 +18,7 @@ from kindred.staff import Role
 from kindred.topics import Topic
 from subgraphs.user.handlers import HANDLERS
 from tests.contract.conftest import Served
-from tests.support import error_codes, gql, register, staff_token
+from tests.support import error_codes, fresh_address, gql, register, staff_token
 
 ENTITIES = """
 query($representations: [_Any!]!) {
@@ -251,34 +249,15 @@ async def _ban(served: Served, member: str) -> None:
         await uow.commit()
 
 
-async def _from(
-    client: httpx.AsyncClient, address: str, query: str, variables: dict[str, str]
-) -> dict[str, Any]:
-    """`query` from a client address of its own (the session's tests share 127.0.0.1, and
-    the sign-in limits count per address)."""
-    response = await client.post(
-        "/graphql",
-        json={"query": query, "variables": variables},
-        headers={"x-forwarded-for": address},
-    )
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _an_address() -> str:
-    a, b, c = secrets.token_bytes(3)
-    return f"10.{a}.{b}.{c}"
-
-
 async def test_a_banned_member_with_the_right_password_gets_an_appeal_token_only(
     user_served: Served, user_subgraph: httpx.AsyncClient, issuer: TokenIssuer
 ) -> None:
     member = await register(user_subgraph)
     await _ban(user_served, member.id)
-    address = _an_address()
+    address = fresh_address()
     credentials = {"e": member.email, "p": member.password}
 
-    refused = await _from(user_subgraph, address, LOGIN, credentials)
+    refused = await gql(user_subgraph, LOGIN, credentials, address=address)
     assert error_codes(refused) == ["FORBIDDEN"], refused
     extensions = refused["errors"][0]["extensions"]
     assert extensions["reason"] == "BANNED"
@@ -290,11 +269,13 @@ async def test_a_banned_member_with_the_right_password_gets_an_appeal_token_only
     assert claims["exp"] - claims["iat"] == APPEAL_TOKEN_TTL_SECONDS
 
     # The wrong password says only that: no ban, no token.
-    wrong = await _from(user_subgraph, address, LOGIN, {**credentials, "p": "not the password"})
+    wrong = await gql(
+        user_subgraph, LOGIN, {**credentials, "p": "not the password"}, address=address
+    )
     assert error_codes(wrong) == ["UNAUTHENTICATED"], wrong
     assert wrong["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
     # Refreshing a session hands out none either.
-    body = await _from(user_subgraph, address, REFRESH, {"t": member.refresh_token})
+    body = await gql(user_subgraph, REFRESH, {"t": member.refresh_token}, address=address)
     assert body["errors"][0]["extensions"] == {"code": "FORBIDDEN", "reason": "BANNED"}
 
     # The token is no access token: the user subgraph answers it nothing.
@@ -313,11 +294,13 @@ async def test_the_sign_in_limits_come_before_the_appeal_token(
 ) -> None:
     member = await register(user_subgraph)
     await _ban(user_served, member.id)
-    address = _an_address()
+    address = fresh_address()
     for _ in range(user_served.platform.settings.login_account_failures):
         wrong = {"e": member.email, "p": "not the password"}
-        assert error_codes(await _from(user_subgraph, address, LOGIN, wrong)) == ["UNAUTHENTICATED"]
+        assert error_codes(await gql(user_subgraph, LOGIN, wrong, address=address)) == [
+            "UNAUTHENTICATED"
+        ]
     right = {"e": member.email, "p": member.password}
-    limited = await _from(user_subgraph, address, LOGIN, right)
+    limited = await gql(user_subgraph, LOGIN, right, address=address)
     assert error_codes(limited) == ["RATE_LIMITED"], limited
     assert "appealToken" not in limited["errors"][0]["extensions"]

@@ -134,14 +134,7 @@ async def sign_in(gateway: httpx.AsyncClient, member: Member) -> dict[str, Any]:
     """`login` as the member, each time from an address of its own: waiting for an event by
     signing in again and again is not the guessing the per-address sign-in limit counts."""
     variables = {"e": member.email, "p": member.password}
-    address = f"198.51.100.{secrets.randbelow(250) + 1}"
-    response = await gateway.post(
-        "/graphql",
-        json={"query": LOGIN, "variables": variables},
-        headers={"x-forwarded-for": address},
-    )
-    body: dict[str, Any] = response.json()
-    return body
+    return await gql(gateway, LOGIN, variables, address=f"198.51.100.{secrets.randbelow(250) + 1}")
 
 
 async def send(gateway: httpx.AsyncClient, member: Member, conversation: str, text: str) -> Any:
