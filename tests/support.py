@@ -8,14 +8,17 @@ import inspect
 import json
 import secrets
 import subprocess
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import psycopg
+import uvicorn
 
 from kindred.credentials import TokenIssuer
 from kindred.settings import Settings, load_settings
@@ -203,3 +206,20 @@ def assert_http_audit_passes(graphql_url: str) -> dict[str, Any]:
     assert report["counts"]["ok"] == len(report["results"]) > 50
     assert audit.returncode == 0
     return report
+
+
+@contextmanager
+def uvicorn_in_thread(config: uvicorn.Config) -> Iterator[None]:
+    """A uvicorn server of `config`, in a thread of the test process, while the block runs."""
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-in-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -44,6 +44,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from kindred.devstack.process import free_port
+from tests.support import uvicorn_in_thread
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 GUARD = REPO_ROOT / "router" / "guard"
@@ -599,16 +600,8 @@ def upstream(upstream_state: UpstreamState) -> Iterator[int]:
         ws_ping_timeout=0.5,
         timeout_keep_alive=1,
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield port
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_in_thread(config):
+        yield port
 
 
 @pytest.fixture(scope="session")

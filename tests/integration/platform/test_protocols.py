@@ -4,9 +4,6 @@ a JSON 400 with `extensions.code` BAD_REQUEST, and the server goes on serving.""
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -17,23 +14,19 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from kindred import protocols
+from kindred.devstack.process import free_port
 from tests.http_cases import MALFORMED_HTTP, assert_malformed_http_refused, send_raw
+from tests.support import uvicorn_in_thread
 
 
 async def _ok(_request: object) -> JSONResponse:
     return JSONResponse({"data": {"ok": True}})
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
     """A uvicorn server with the platform's protocols, in a thread of the test process."""
-    chosen = _free_port()
+    chosen = free_port()
     app = Starlette(routes=[Route("/graphql", _ok, methods=["GET", "POST"])])
     config = uvicorn.Config(
         app,
@@ -43,16 +36,8 @@ def port() -> Iterator[int]:
         ws=protocols.WEBSOCKET,
         log_level="warning",
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="protocols-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield chosen
-    server.should_exit = True
-    thread.join(timeout=10)
+    with uvicorn_in_thread(config):
+        yield chosen
 
 
 @pytest.mark.parametrize("request_bytes", MALFORMED_HTTP.values(), ids=list(MALFORMED_HTTP))
