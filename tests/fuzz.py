@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -32,6 +31,8 @@ from graphql import (
     GraphQLSchema,
     GraphQLUnionType,
 )
+
+from tests.http_cases import RawAnswer
 
 QUERIES = [
     "{ me { displayName queueEntry { age syncedVersion } } }",
@@ -178,50 +179,24 @@ def raw_requests(seed: int | str, count: int, port: int, token: str) -> Iterator
         yield method, (head + "\r\nConnection: close\r\n\r\n").encode() + body
 
 
-def exchange(port: int, request: bytes, timeout: float = 10.0) -> bytes:
-    """Sends `request` to 127.0.0.1:`port` and reads until the server closes; a server
-    that closes while the request is still being sent has answered already."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
-        try:
-            connection.sendall(request)
-        except OSError:
-            pass
-        received = b""
-        try:
-            while chunk := connection.recv(65_536):
-                received += chunk
-        except ConnectionResetError:
-            pass
-    return received
-
-
 # Answers whose body is not one JSON document, and rightly: a page, a stream of results.
-_NOT_ONE_JSON = (b"text/html", b"text/event-stream", b"multipart/mixed")
+_NOT_ONE_JSON = ("text/html", "text/event-stream", "multipart/mixed")
 
 
-def problem(method: str, answer: bytes) -> str | None:
+def problem(method: str, answer: RawAnswer) -> str | None:
     """What is wrong with `answer` (to a request of `method`); None if nothing."""
-    if not answer.startswith(b"HTTP/1.1 "):
-        return f"no status line: {answer[:80]!r}"
-    status = int(answer[9:12])
-    head, _, body = answer.partition(b"\r\n\r\n")
-    if status >= 500:
-        return f"{status}: {body[:200]!r}"
-    content_type = next(
-        (
-            line[13:].strip()
-            for line in head.lower().split(b"\r\n")
-            if line.startswith(b"content-type:")
-        ),
-        b"",
-    )
+    if answer.status == 0:
+        return f"no status line: {answer.body[:80]!r}"
+    if answer.status >= 500:
+        return f"{answer.status}: {answer.body[:200]!r}"
+    content_type = answer.headers.get("content-type", "").lower()
     if method in ("HEAD", "OPTIONS") or content_type.startswith(_NOT_ONE_JSON):
         return None  # no body; GraphiQL's page; or a stream of results the client asked for
     try:
-        payload = json.loads(body)
+        payload = json.loads(answer.body)
     except ValueError:
-        return f"{status} with a body that is not JSON: {body[:160]!r}"
-    return payload_problem(status, payload)
+        return f"{answer.status} with a body that is not JSON: {answer.body[:160]!r}"
+    return payload_problem(answer.status, payload)
 
 
 def payload_problem(status: int, payload: Any) -> str | None:

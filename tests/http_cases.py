@@ -4,10 +4,11 @@ and against the gateway (tests/e2e/test_gateway_http.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -264,12 +265,15 @@ class RawAnswer:
 
 def send_raw(port: int, request: bytes, timeout: float = 10.0) -> RawAnswer:
     """Sends `request` as it is to 127.0.0.1:`port` and reads one answer: its head, and a
-    body of its Content-Length (or until the server closes the connection)."""
+    body of its Content-Length (or until the server closes the connection). A server that
+    answers and closes while the request is still being sent has answered; bytes that
+    are no HTTP answer are status 0, all of them the body."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
-        connection.sendall(request)
-        received = b""
-        while b"\r\n\r\n" not in received and (chunk := connection.recv(65_536)):
-            received += chunk
+        with contextlib.suppress(OSError):
+            connection.sendall(request)
+        received = _received(connection, lambda got: b"\r\n\r\n" in got)
+        if not received.startswith(b"HTTP/1.1 "):
+            return RawAnswer(0, {}, received)
         head, _, body = received.partition(b"\r\n\r\n")
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         headers = {}
@@ -277,9 +281,17 @@ def send_raw(port: int, request: bytes, timeout: float = 10.0) -> RawAnswer:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         length = int(headers.get("content-length", -1))
-        while (length < 0 or len(body) < length) and (chunk := connection.recv(65_536)):
-            body += chunk
+        body += _received(connection, lambda got: 0 <= length <= len(body) + len(got))
     return RawAnswer(int(status_line.split(" ")[1]), headers, body)
+
+
+def _received(connection: socket.socket, enough: Callable[[bytes], bool]) -> bytes:
+    """What `connection` sends until `enough` of it came, it closes or it resets."""
+    received = b""
+    with contextlib.suppress(ConnectionResetError):
+        while not enough(received) and (chunk := connection.recv(65_536)):
+            received += chunk
+    return received
 
 
 def assert_malformed_http_refused(answer: RawAnswer) -> None:

@@ -11,7 +11,8 @@ import pytest
 from graphql import build_client_schema, get_introspection_query
 
 from kindred.devstack.stack import Stack
-from tests.fuzz import exchange, payload_problem, problem, raw_requests, schema_queries
+from tests.fuzz import payload_problem, problem, raw_requests, schema_queries
+from tests.http_cases import send_raw
 from tests.support import register
 
 # Requests a port: enough to meet each kind of input many times over, seconds each.
@@ -28,7 +29,7 @@ def _ports(stack: Stack) -> dict[str, tuple[int, str]]:
 def _problems_at(name: str, port: int, health: str, seed: int, token: str) -> dict[str, str]:
     problems: dict[str, str] = {}
     for method, request in raw_requests(f"{seed}-{name}", RAW_REQUESTS, port, token):
-        found = problem(method, exchange(port, request))
+        found = problem(method, send_raw(port, request))
         if found is not None:
             problems.setdefault(f"{name}: {found[:60]}", f"{found}\n  {request[:300]!r}")
     healthy = httpx.get(f"http://127.0.0.1:{port}{health}", timeout=10)
